@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NATS JWT encoding, checked against tokens issued by the Go library."""
+
+from __future__ import annotations
+
+import base64
+import json
+import pathlib
+
+import pytest
+
+from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
+from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import JwtError, KeyPair
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "jwt"
+SEEDS = json.loads((FIXTURES / "seeds.json").read_text())
+GO_TOKENS = json.loads((FIXTURES / "go_issued.json").read_text())
+PAIRS = {name: KeyPair(seed) for name, seed in SEEDS.items()}
+PUB = {name: pair.public_key for name, pair in PAIRS.items()}
+
+
+def payload_bytes(token):
+    segment = token.split(".")[1]
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def resign(token, issued_at=None):
+    """Rebuild a token's claims from scratch and sign them with our code."""
+    decoded = nats_jwt.decode(token)
+    nats = {k: v for k, v in decoded.nats.items() if k not in ("type", "version")}
+    claims = nats_jwt.build_claims(decoded.kind, decoded.name, decoded.subject, decoded.issuer, nats)
+    signer = next(pair for pair in PAIRS.values() if pair.public_key == decoded.issuer)
+    return nats_jwt.sign_claims(claims, signer, issued_at=decoded.claims["iat"] if issued_at is None else issued_at)
+
+
+def tamper(token, mutate):
+    """Return the token with its payload changed but the old signature."""
+    header, _payload, signature = token.split(".")
+    claims = json.loads(payload_bytes(token))
+    mutate(claims)
+    payload = base64.urlsafe_b64encode(nats_jwt.go_json(claims)).decode().rstrip("=")
+    return ".".join((header, payload, signature))
+
+
+# --- Go-issued fixtures ----------------------------------------------------
+
+def test_go_operator_decodes_with_its_claims():
+    op = nats_jwt.decode(GO_TOKENS["operator"], expected_kind="operator")
+    assert op.subject == op.issuer == PUB["operator"]
+    assert op.name == "REGION1"
+    assert op.nats == {
+        "signing_keys": [PUB["operator_signing"]],
+        "account_server_url": "https://acs.example.com/jwt/v1",
+        "operator_service_urls": ["nats://nats1.example.com:4222", "tls://nats2.example.com:4222"],
+        "system_account": PUB["sys_account"],
+        "type": "operator",
+        "version": 2,
+    }
+
+
+def test_go_accounts_decode_with_their_limits():
+    sys_account = nats_jwt.decode(GO_TOKENS["sys_account"], expected_kind="account")
+    assert sys_account.issuer == PUB["operator"]
+    assert sys_account.nats["limits"] == {
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+        "wildcards": True, "conn": -1, "leaf": -1,
+    }
+    app = nats_jwt.decode(GO_TOKENS["app_account"], expected_kind="account")
+    assert app.issuer == PUB["operator_signing"]
+    assert app.nats["limits"]["conn"] == 100
+    assert "wildcards" not in app.nats["limits"]
+    assert app.nats["limits"]["mem_storage"] == 1073741824
+    assert app.nats["limits"]["max_ack_pending"] == 1000
+    assert app.nats["signing_keys"] == [PUB["app_signing"]]
+    assert app.nats["default_permissions"] == {"pub": {}, "sub": {}}
+
+
+def test_go_users_decode_with_permissions_and_issuer_account():
+    user = nats_jwt.decode(GO_TOKENS["app_user"], expected_kind="user")
+    assert user.name == "app <ops&dev>"
+    assert user.issuer == PUB["app_signing"]
+    assert user.nats["issuer_account"] == PUB["app_account"]
+    assert user.nats["pub"] == {"allow": ["orders.>", "_INBOX.>"], "deny": ["orders.admin.>"]}
+    assert user.nats["sub"] == {"allow": ["orders.*", "_INBOX.>"]}
+    assert "bearer_token" not in user.nats
+
+
+@pytest.mark.parametrize("name", sorted(GO_TOKENS))
+def test_reissuing_go_claims_gives_the_same_bytes(name):
+    assert resign(GO_TOKENS[name]) == GO_TOKENS[name]
+
+
+@pytest.mark.parametrize("name", sorted(GO_TOKENS))
+def test_jti_is_the_hash_go_computes(name):
+    claims = json.loads(payload_bytes(GO_TOKENS[name]))
+    assert nats_jwt.claim_hash(claims) == claims["jti"]
+
+
+def test_parent_vouches_for_children_as_nats_server_does():
+    op, sys_account, app, sys_user, app_user = (
+        nats_jwt.decode(GO_TOKENS[name])
+        for name in ("operator", "sys_account", "app_account", "sys_user", "app_user"))
+    assert nats_jwt.signed_by(sys_account, op)
+    assert nats_jwt.signed_by(app, op)
+    assert nats_jwt.signed_by(sys_user, sys_account)
+    assert nats_jwt.signed_by(app_user, app)
+    assert not nats_jwt.signed_by(app_user, sys_account)
+    assert not nats_jwt.signed_by(sys_user, app)
+
+
+# --- encoding --------------------------------------------------------------
+
+def test_go_json_escapes_like_encoding_json():
+    assert nats_jwt.go_json({"n": "a<b>&c\u2028é"}) == b'{"n":"a\\u003cb\\u003e\\u0026c\\u2028\xc3\xa9"}'
+
+
+def test_claims_follow_struct_order_and_drop_zero_values():
+    claims = nats_jwt.build_claims("user", "u", PUB["sys_user"], PUB["sys_account"], {
+        "issuer_account": "", "bearer_token": False, "payload": -1, "subs": 5,
+        "sub": {"deny": ["x"], "allow": []}, "pub": {},
+    })
+    assert list(claims) == ["iss", "name", "sub", "nats"]
+    assert json.dumps(claims["nats"]) == json.dumps({
+        "pub": {}, "sub": {"deny": ["x"]}, "subs": 5, "payload": -1, "type": "user", "version": 2})
+
+
+def test_unknown_claims_from_newer_libraries_are_kept_last():
+    claims = nats_jwt.build_claims("account", "A", PUB["app_account"], PUB["operator"], {
+        "future_field": {"x": 1}, "limits": {"conn": 1}})
+    assert list(claims["nats"]) == ["limits", "default_permissions", "type", "version", "future_field"]
+
+
+def test_signing_sets_iat_and_jti():
+    claims = nats_jwt.build_claims("operator", "OP", PUB["operator"], PUB["operator"], {})
+    token = nats_jwt.sign_claims(claims, PAIRS["operator"], issued_at=1700000000)
+    decoded = nats_jwt.decode(token)
+    assert decoded.claims["iat"] == 1700000000
+    assert decoded.claims["jti"] == nats_jwt.claim_hash(decoded.claims)
+    assert nats_jwt.same_claims(decoded.claims, claims)
+
+
+def test_same_claims_ignores_only_iat_and_jti():
+    token = GO_TOKENS["app_account"]
+    decoded = nats_jwt.decode(token)
+    later = nats_jwt.decode(resign(token, issued_at=decoded.claims["iat"] + 60))
+    assert later.token != token
+    assert nats_jwt.same_claims(decoded.claims, later.claims)
+    changed = json.loads(json.dumps(decoded.claims))
+    changed["nats"]["limits"]["conn"] = 101
+    assert not nats_jwt.same_claims(decoded.claims, changed)
+
+
+def test_an_empty_authorization_object_is_not_a_difference():
+    decoded = nats_jwt.decode(GO_TOKENS["sys_account"])
+    newer = json.loads(json.dumps(decoded.claims))
+    newer["nats"]["authorization"] = {}
+    assert nats_jwt.same_claims(decoded.claims, newer)
+
+
+def test_refuses_to_sign_with_a_key_that_is_not_the_issuer():
+    claims = nats_jwt.build_claims("account", "A", PUB["app_account"], PUB["operator"], {})
+    with pytest.raises(JwtError, match="signing key"):
+        nats_jwt.sign_claims(claims, PAIRS["operator_signing"])
+
+
+@pytest.mark.parametrize("kind, subject, issuer", [
+    ("user", "operator", "app_account"),       # subject of the wrong kind
+    ("user", "app_user", "operator"),          # operators cannot sign users
+    ("operator", "operator", "app_account"),   # accounts cannot sign operators
+])
+def test_refuses_keys_of_the_wrong_kind(kind, subject, issuer):
+    with pytest.raises(JwtError):
+        nats_jwt.build_claims(kind, "x", PUB[subject], PUB[issuer], {})
+
+
+# --- decoding refusals -----------------------------------------------------
+
+def test_a_changed_payload_fails_the_signature_check():
+    forged = tamper(GO_TOKENS["app_account"], lambda c: c["nats"]["limits"].update(conn=-1))
+    with pytest.raises(JwtError, match="signature"):
+        nats_jwt.decode(forged)
+
+
+def test_a_token_claiming_another_issuer_fails_the_signature_check():
+    forged = tamper(GO_TOKENS["sys_user"], lambda c: c.update(iss=PUB["app_account"]))
+    with pytest.raises(JwtError, match="signature"):
+        nats_jwt.decode(forged)
+
+
+@pytest.mark.parametrize("token, message", [
+    ("abc.def", "three"),
+    ("!!!." + GO_TOKENS["operator"].split(".", 1)[1], "base64"),
+    (GO_TOKENS["operator"] + "=", "padding"),
+])
+def test_malformed_tokens_are_refused(token, message):
+    with pytest.raises(JwtError, match=message):
+        nats_jwt.decode(token)
+
+
+def test_the_expected_kind_is_enforced():
+    with pytest.raises(JwtError, match="expected a account JWT, found a operator"):
+        nats_jwt.decode(GO_TOKENS["operator"], expected_kind="account")
+
+
+def test_expired_tokens_are_refused_unless_times_are_not_checked():
+    claims = dict(nats_jwt.build_claims("operator", "OP", PUB["operator"], PUB["operator"], {}), exp=1000)
+    token = nats_jwt.sign_claims(claims, PAIRS["operator"])
+    with pytest.raises(JwtError, match="expired"):
+        nats_jwt.decode(token)
+    assert nats_jwt.decode(token, check_times=False).claims["exp"] == 1000
+
+
+def test_v1_tokens_are_refused():
+    claims = {"jti": "X", "iat": 1, "iss": PUB["operator"], "sub": PUB["operator"], "type": "operator",
+              "nats": {}}
+    header = base64.urlsafe_b64encode(b'{"typ":"jwt","alg":"ed25519"}').decode().rstrip("=")
+    payload = base64.urlsafe_b64encode(nats_jwt.go_json(claims)).decode().rstrip("=")
+    with pytest.raises(JwtError):
+        nats_jwt.decode(header + "." + payload + ".sig")
+
+
+# --- keys ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["operator", "account", "user"])
+def test_new_seeds_make_keys_of_their_kind(kind):
+    pair = KeyPair(nats_jwt.new_seed(kind))
+    assert pair.kind == kind
+    assert nats_jwt.is_public_key(pair.public_key, kind)
+    assert pair.seed.startswith("S" + pair.public_key[0])
+
+
+def test_public_keys_with_a_typo_are_not_keys():
+    key = PUB["app_account"]
+    typo = key[:10] + ("B" if key[10] != "B" else "C") + key[11:]
+    assert nats_jwt.key_kind(key) == "account"
+    assert nats_jwt.key_kind(typo) is None
+    assert nats_jwt.key_kind("APP") is None
+
+
+def test_a_key_pair_never_shows_its_seed():
+    pair = PAIRS["sys_user"]
+    assert SEEDS["sys_user"] not in repr(pair)
+    with pytest.raises(JwtError) as caught:
+        KeyPair("SUNOTASEED")
+    assert "SUNOTASEED" not in str(caught.value)
+
+
+# --- creds -----------------------------------------------------------------
+
+def test_creds_render_in_nsc_format_and_parse_back():
+    token = GO_TOKENS["sys_user"]
+    creds = nats_jwt.render_creds(token, SEEDS["sys_user"])
+    lines = creds.splitlines()
+    assert lines[:4] == ["-----BEGIN NATS USER JWT-----", token, "------END NATS USER JWT------", ""]
+    assert lines[4] == "************************* IMPORTANT *************************"
+    assert lines[8:11] == ["-----BEGIN USER NKEY SEED-----", SEEDS["sys_user"], "------END USER NKEY SEED------"]
+    assert creds.endswith("\n*************************************************************\n")
+    assert nats_jwt.parse_creds(creds) == (token, SEEDS["sys_user"])
+
+
+def test_creds_need_a_user_seed():
+    with pytest.raises(JwtError):
+        nats_jwt.render_creds(GO_TOKENS["sys_user"], SEEDS["sys_account"])
+    with pytest.raises(JwtError):
+        nats_jwt.parse_creds("no blocks here")

@@ -1,0 +1,389 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Operators, accounts and users in an nsc store, planned and applied."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt, nsc_store
+from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
+    MissingParentError,
+    NscPaths,
+    StoreError,
+    plan_account,
+    plan_operator,
+    plan_user,
+)
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def applied(outcome):
+    outcome.plan.apply()
+    return outcome
+
+
+def seed_file_holds(path, public_key):
+    """Whether path holds, without a newline, the seed of public_key.
+
+    Seeds are compared here, not in an assert, so that a failing test does
+    not print them.
+    """
+    with open(path, encoding="utf-8") as handle:
+        seed = handle.read()
+    return not seed.endswith("\n") and nats_jwt.KeyPair(seed).public_key == public_key
+
+
+def creds_of(path):
+    """(jwt, public key of the seed) from a .creds file, the seed kept inside."""
+    with open(path, encoding="utf-8") as handle:
+        token, seed = nats_jwt.parse_creds(handle.read())
+    return token, nats_jwt.KeyPair(seed).public_key
+
+
+def leaks(secrets, text):
+    """How many of the secrets occur in text (a number, never the secrets)."""
+    return sum(1 for secret in secrets if secret in text)
+
+
+def all_files(root):
+    found = {}
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path, encoding="utf-8") as handle:
+                found[path] = handle.read()
+    return found
+
+
+@pytest.fixture
+def paths(tmp_path):
+    return NscPaths(str(tmp_path / "nsc"))
+
+
+def system_sequence(paths):
+    """What a role does: operator, SYS, operator with SYS, system user."""
+    return [
+        applied(plan_operator(paths, "REGION1", account_server_url="https://acs.example.com/jwt/v1")),
+        applied(plan_account(paths, "REGION1", "SYS")),
+        applied(plan_operator(paths, "REGION1", system_account="SYS")),
+        applied(plan_user(paths, "REGION1", "SYS", "sys")),
+    ]
+
+
+@pytest.fixture
+def region(paths):
+    return system_sequence(paths)
+
+
+# --- the system account sequence -------------------------------------------
+
+def test_system_sequence_builds_a_chain_nats_server_accepts(paths, region):
+    operator = nats_jwt.decode(open(paths.operator_jwt("REGION1")).read())
+    sys_account = nats_jwt.decode(open(paths.account_jwt("REGION1", "SYS")).read())
+    sys_user = nats_jwt.decode(open(paths.user_jwt("REGION1", "SYS", "sys")).read())
+    assert operator.nats["system_account"] == sys_account.subject
+    assert operator.nats["account_server_url"] == "https://acs.example.com/jwt/v1"
+    assert nats_jwt.signed_by(sys_account, operator)
+    assert nats_jwt.signed_by(sys_user, sys_account)
+    assert [o.changed for o in region] == [True, True, True, True]
+
+
+def test_the_same_sequence_again_changes_nothing(paths, region):
+    before = all_files(paths.store_dir)
+    again = system_sequence(paths)
+    assert [o.changed for o in again] == [False, False, False, False]
+    assert all_files(paths.store_dir) == before
+    final_operator = region[2].token
+    assert [o.token for o in again] == [final_operator, region[1].token, final_operator, region[3].token]
+
+
+def test_store_layout_and_modes_are_those_of_nsc(paths, region):
+    operator, sys_account, _again, sys_user = region
+    marker = json.loads(open(paths.operator_marker("REGION1")).read())
+    assert marker == {"managed": False, "name": "REGION1", "kind": "operator", "version": "1"}
+    assert os.path.isdir(paths.accounts_dir("REGION1"))
+    for outcome in (operator, sys_account, sys_user):
+        key = outcome.entity.public_key
+        seed_path = os.path.join(paths.keys_dir, "keys", key[0], key[1:3], key + ".nk")
+        assert seed_file_holds(seed_path, key)
+        assert mode_of(seed_path) == 0o600
+    for directory, dirs, files in os.walk(os.path.dirname(paths.store_dir)):
+        assert mode_of(directory) == 0o700, directory
+        for name in files:
+            assert mode_of(os.path.join(directory, name)) == 0o600, name
+
+
+def test_creds_file_holds_the_user_jwt_and_seed(paths, region):
+    sys_user = region[3]
+    creds_path = os.path.join(paths.keys_dir, "creds", "REGION1", "SYS", "sys.creds")
+    assert sys_user.extra["creds_path"] == creds_path
+    assert creds_of(creds_path) == (sys_user.token, sys_user.entity.public_key)
+
+
+# --- check mode: plans write nothing ---------------------------------------
+
+def test_a_plan_that_is_not_applied_writes_nothing(paths):
+    outcome = plan_operator(paths, "REGION1", signing_keys=2)
+    assert outcome.changed
+    assert not os.path.exists(os.path.dirname(paths.store_dir))
+    result = outcome.result(check_mode=True)
+    assert result["public_key"] == nsc_store.PLANNED_KEY
+    assert result["signing_keys"] == [nsc_store.PLANNED_KEY] * 2
+    assert result["jwt"] is None
+    assert outcome.entity.public_key not in json.dumps(outcome.diff(check_mode=True))
+
+
+def test_check_mode_of_an_existing_entity_shows_real_keys(paths, region):
+    outcome = plan_account(paths, "REGION1", "SYS", limits={"conn": 5})
+    result = outcome.result(check_mode=True)
+    assert outcome.changed and result["public_key"] == region[1].entity.public_key
+    diff = outcome.diff(check_mode=True)
+    assert '"conn": -1' in diff["before"] and '"conn": 5' in diff["after"]
+    assert nats_jwt.decode(open(paths.account_jwt("REGION1", "SYS")).read()).nats["limits"]["conn"] == -1
+
+
+def test_diff_never_shows_seeds_or_creds(paths):
+    operator = applied(plan_operator(paths, "REGION1"))
+    applied(plan_account(paths, "REGION1", "SYS"))
+    outcome = plan_user(paths, "REGION1", "SYS", "sys")
+    shown = json.dumps([outcome.diff(False), outcome.result(False)])
+    leaked = leaks([outcome.entity.pair.seed, operator.entity.pair.seed], shown)
+    assert leaked == 0
+    assert "NKEY SEED" not in shown
+
+
+# --- keys are never replaced -----------------------------------------------
+
+def test_a_jwt_without_its_seed_is_an_error_not_a_new_key(paths, region):
+    seed_path = paths.seed(region[1].entity.public_key)
+    os.unlink(seed_path)
+    with pytest.raises(StoreError, match="seed %s is missing" % seed_path):
+        plan_account(paths, "REGION1", "SYS")
+    assert not os.path.exists(seed_path)
+    keys = [name for _d, _s, files in os.walk(paths.keys_dir) for name in files if name.endswith(".nk")]
+    assert len(keys) == 2
+
+
+def test_a_seed_of_another_key_is_refused(paths, region):
+    operator_key, account_key = region[0].entity.public_key, region[1].entity.public_key
+    with open(paths.seed(operator_key)) as source, open(paths.seed(account_key), "w") as target:
+        target.write(source.read())
+    with pytest.raises(StoreError, match="holds the seed of %s" % operator_key):
+        plan_account(paths, "REGION1", "SYS")
+
+
+def test_a_readable_seed_is_made_private_again(paths, region):
+    seed_path = paths.seed(region[3].entity.public_key)
+    os.chmod(seed_path, 0o644)
+    outcome = applied(plan_user(paths, "REGION1", "SYS", "sys"))
+    assert outcome.changed and outcome.plan.paths == [seed_path]
+    assert mode_of(seed_path) == 0o600
+    assert outcome.token == region[3].token
+
+
+def test_a_corrupt_store_jwt_is_reported_with_its_path(paths, region):
+    path = paths.account_jwt("REGION1", "SYS")
+    with open(path, "a") as handle:
+        handle.write("x")
+    with pytest.raises(StoreError, match="%s is not a valid NATS account JWT" % path):
+        plan_account(paths, "REGION1", "SYS")
+
+
+# --- claims ----------------------------------------------------------------
+
+def test_only_real_claim_changes_reissue(paths, region):
+    assert not plan_account(paths, "REGION1", "SYS", limits={}).changed
+    changed = applied(plan_account(paths, "REGION1", "SYS", limits={"conn": 10, "payload": 1024}))
+    assert changed.plan.paths == [paths.account_jwt("REGION1", "SYS")]
+    limits = nats_jwt.decode(changed.token).nats["limits"]
+    assert (limits["conn"], limits["payload"], limits["subs"], limits["wildcards"]) == (10, 1024, -1, True)
+    assert not plan_account(paths, "REGION1", "SYS").changed
+    assert not plan_account(paths, "REGION1", "SYS", limits={"conn": 10, "payload": 1024}).changed
+
+
+def test_limits_given_again_reset_what_they_leave_out(paths, region):
+    applied(plan_account(paths, "REGION1", "SYS", limits={"conn": 10, "wildcards": False}))
+    outcome = applied(plan_account(paths, "REGION1", "SYS", limits={"subs": 3}))
+    limits = nats_jwt.decode(outcome.token).nats["limits"]
+    assert (limits["conn"], limits["subs"], limits["wildcards"]) == (-1, 3, True)
+
+
+def test_jetstream_is_its_own_group(paths, region):
+    outcome = applied(plan_account(paths, "REGION1", "SYS", limits={"conn": 7},
+                                   jetstream={"mem_storage": -1, "disk_storage": 1024, "streams": 2}))
+    limits = nats_jwt.decode(outcome.token).nats["limits"]
+    assert (limits["conn"], limits["mem_storage"], limits["disk_storage"], limits["streams"]) == (7, -1, 1024, 2)
+    kept = applied(plan_account(paths, "REGION1", "SYS", limits={"conn": 8}))
+    assert nats_jwt.decode(kept.token).nats["limits"]["disk_storage"] == 1024
+    off = applied(plan_account(paths, "REGION1", "SYS", jetstream={}))
+    limits = nats_jwt.decode(off.token).nats["limits"]
+    assert "disk_storage" not in limits and limits["conn"] == 8
+
+
+def test_merge_limits_reads_missing_fields_as_zero_and_drops_tiers():
+    stored = {"conn": 5, "tiered_limits": {"R1": {"disk_storage": -1}}}
+    kept = nsc_store.merge_limits(stored, None, None)
+    assert kept["conn"] == 5 and kept["subs"] == 0 and kept["wildcards"] is False
+    assert kept["tiered_limits"] == stored["tiered_limits"]
+    assert "tiered_limits" not in nsc_store.merge_limits(stored, None, {"disk_storage": -1})
+
+
+def test_a_zero_connection_limit_warns(paths, region):
+    outcome = plan_account(paths, "REGION1", "SYS", limits={"conn": 0})
+    assert any("refuse every connection" in warning for warning in outcome.warnings)
+    assert not plan_account(paths, "REGION1", "SYS").warnings
+
+
+def test_claims_set_with_nsc_survive_a_reissue(paths, region):
+    account = nats_jwt.decode(region[1].token)
+    nats = {k: v for k, v in account.nats.items() if k not in ("type", "version")}
+    nats.update(tags=["edited"], description="set with nsc")
+    claims = nats_jwt.build_claims("account", "SYS", account.subject, account.issuer, nats)
+    operator_pair = nsc_store.load_key(paths, account.issuer)
+    with open(paths.account_jwt("REGION1", "SYS"), "w") as handle:
+        handle.write(nats_jwt.sign_claims(claims, operator_pair))
+    outcome = applied(plan_account(paths, "REGION1", "SYS", limits={"conn": 3}))
+    nats = nats_jwt.decode(outcome.token).nats
+    assert nats["tags"] == ["edited"] and nats["description"] == "set with nsc"
+
+
+def test_options_left_out_keep_stored_operator_values(paths, region):
+    outcome = applied(plan_operator(paths, "REGION1", operator_service_urls=["nats://a:4222", "nats://a:4222"]))
+    nats = nats_jwt.decode(outcome.token).nats
+    assert nats["operator_service_urls"] == ["nats://a:4222"]
+    assert nats["system_account"] == region[1].entity.public_key
+    cleared = applied(plan_operator(paths, "REGION1", account_server_url="", system_account=""))
+    nats = nats_jwt.decode(cleared.token).nats
+    assert "account_server_url" not in nats and "system_account" not in nats
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("account_server_url", "acs.example.com/jwt/v1", "needs a scheme"),
+    ("operator_service_urls", ["http://a:4222"], "only nats:// or tls://"),
+    ("operator_service_urls", ["nats://user:pw@a:4222"], "without credentials"),
+])
+def test_bad_operator_urls_are_refused(paths, option, value, message):
+    with pytest.raises(StoreError, match=message):
+        plan_operator(paths, "REGION1", **{option: value})
+
+
+# --- signing keys ----------------------------------------------------------
+
+def test_signing_keys_are_added_and_never_removed(paths, region):
+    two = applied(plan_operator(paths, "REGION1", signing_keys=2))
+    keys = two.extra["signing_keys"]
+    assert len(keys) == 2 and all(nats_jwt.is_public_key(k, "operator") for k in keys)
+    assert all(os.path.exists(paths.seed(k)) for k in keys)
+    assert not plan_operator(paths, "REGION1", signing_keys=1).changed
+    assert plan_operator(paths, "REGION1", signing_keys=1).extra["signing_keys"] == keys
+    with pytest.raises(StoreError, match="0 or more"):
+        plan_operator(paths, "REGION1", signing_keys=-1)
+
+
+def test_accounts_and_users_can_be_signed_by_signing_keys(paths, region):
+    operator = applied(plan_operator(paths, "REGION1", signing_keys=1))
+    app = applied(plan_account(paths, "REGION1", "APP", signing_keys=1, use_signing_key=True))
+    user = applied(plan_user(paths, "REGION1", "APP", "app", use_signing_key=True))
+    app_jwt, user_jwt = nats_jwt.decode(app.token), nats_jwt.decode(user.token)
+    assert app_jwt.issuer == operator.extra["signing_keys"][0]
+    assert user_jwt.issuer == app.extra["signing_keys"][0]
+    assert user_jwt.nats["issuer_account"] == app.entity.public_key
+    assert nats_jwt.signed_by(app_jwt, nats_jwt.decode(operator.token))
+    assert nats_jwt.signed_by(user_jwt, app_jwt)
+    back = applied(plan_user(paths, "REGION1", "APP", "app"))
+    assert nats_jwt.decode(back.token).issuer == app.entity.public_key
+    assert "issuer_account" not in nats_jwt.decode(back.token).nats
+
+
+def test_use_signing_key_needs_a_signing_key(paths, region):
+    with pytest.raises(StoreError, match="operator REGION1 has no signing key"):
+        plan_account(paths, "REGION1", "APP", use_signing_key=True)
+
+
+# --- parents and names -----------------------------------------------------
+
+def test_missing_parents_are_reported_as_such(paths):
+    with pytest.raises(MissingParentError, match="operator REGION1 not found"):
+        plan_account(paths, "REGION1", "SYS")
+    applied(plan_operator(paths, "REGION1"))
+    with pytest.raises(MissingParentError, match="account SYS not found.*cmsgs.nats.jwt_account"):
+        plan_user(paths, "REGION1", "SYS", "sys")
+    with pytest.raises(MissingParentError, match="system_account: account SYS not found"):
+        plan_operator(paths, "REGION1", system_account="SYS")
+
+
+def test_system_account_may_be_a_public_key(paths):
+    key = nats_jwt.KeyPair(nats_jwt.new_seed("account")).public_key
+    outcome = plan_operator(paths, "REGION1", system_account=key)
+    assert outcome.claims["nats"]["system_account"] == key
+
+
+def test_a_system_account_of_another_operator_is_refused(tmp_path, paths, region):
+    other = NscPaths(str(tmp_path / "other"))
+    applied(plan_operator(other, "REGION1"))
+    applied(plan_account(other, "REGION1", "SYS"))
+    os.replace(other.account_jwt("REGION1", "SYS"), paths.account_jwt("REGION1", "SYS"))
+    with pytest.raises(StoreError, match="not a key of operator REGION1"):
+        plan_operator(paths, "REGION1", system_account="SYS")
+
+
+@pytest.mark.parametrize("name", ["", " SYS", "a/b", "..", "tab\tname"])
+def test_names_nsc_cannot_store_are_refused(paths, name):
+    with pytest.raises(StoreError, match="name"):
+        plan_operator(paths, name)
+
+
+def test_store_and_keys_dirs_can_be_given_separately(tmp_path):
+    paths = NscPaths(store_dir=str(tmp_path / "s"), keys_dir=str(tmp_path / "k"))
+    outcome = applied(plan_operator(paths, "OP"))
+    assert os.path.exists(tmp_path / "s" / "OP" / "OP.jwt")
+    assert os.path.exists(paths.seed(outcome.entity.public_key))
+    assert paths.seed(outcome.entity.public_key).startswith(str(tmp_path / "k" / "keys"))
+    with pytest.raises(StoreError, match="nsc_dir"):
+        NscPaths(store_dir=str(tmp_path / "s"))
+
+
+def test_an_existing_nsc_marker_is_left_alone(paths, region):
+    marker = paths.operator_marker("REGION1")
+    with open(marker, "w") as handle:
+        handle.write('{"managed":true,"name":"REGION1","kind":"operator","version":"1"}')
+    assert not plan_operator(paths, "REGION1").changed
+
+
+# --- users -----------------------------------------------------------------
+
+def test_user_permissions_are_declarative(paths, region):
+    outcome = applied(plan_user(paths, "REGION1", "SYS", "sys", permissions={
+        "pub": {"allow": ["a.>", "a.>", "b"]}, "sub": {"allow": ["a.* workers"], "deny": ["a.secret"]}}))
+    nats = nats_jwt.decode(outcome.token).nats
+    assert nats["pub"] == {"allow": ["a.>", "b"]}
+    assert nats["sub"] == {"allow": ["a.* workers"], "deny": ["a.secret"]}
+    assert not plan_user(paths, "REGION1", "SYS", "sys").changed
+    cleared = applied(plan_user(paths, "REGION1", "SYS", "sys", permissions={}))
+    assert nats_jwt.decode(cleared.token).nats["pub"] == {}
+    assert creds_of(cleared.extra["creds_path"])[0] == cleared.token
+
+
+@pytest.mark.parametrize("permissions, message", [
+    ({"pub": {"allow": ["a queue"]}}, "permissions.pub.allow"),
+    ({"sub": {"deny": ["a b c"]}}, "permissions.sub.deny"),
+    ({"sub": {"allow": [""]}}, "permissions.sub.allow"),
+])
+def test_invalid_subjects_are_refused(paths, region, permissions, message):
+    with pytest.raises(StoreError, match=message):
+        plan_user(paths, "REGION1", "SYS", "sys", permissions=permissions)
+
+
+def test_bearer_token_is_off_unless_asked_for(paths, region):
+    assert "bearer_token" not in nats_jwt.decode(region[3].token).nats
+    outcome = applied(plan_user(paths, "REGION1", "SYS", "sys", bearer_token=True))
+    assert nats_jwt.decode(outcome.token).nats["bearer_token"] is True
+    assert plan_user(paths, "REGION1", "SYS", "sys").changed

@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The jwt_operator, jwt_account and jwt_user modules, run through main()."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
+from ansible_collections.cmsgs.nats.plugins.modules import jwt_account, jwt_operator, jwt_user
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing groups needs root")
+
+
+@pytest.fixture
+def run(capsys, monkeypatch):
+    """Run a module's main() with arguments; return its JSON result."""
+    def runner(module, check_mode=False, diff=False, **args):
+        args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
+        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
+        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
+        with pytest.raises(SystemExit):
+            module.main()
+        return json.loads(capsys.readouterr().out)
+    return runner
+
+
+@pytest.fixture
+def nsc(tmp_path):
+    return str(tmp_path / "nsc")
+
+
+@pytest.fixture
+def ncred(tmp_path):
+    path = tmp_path / "ncred"
+    (path / "creds").mkdir(parents=True)
+    return path
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
+
+
+def warnings_of(result):
+    """Warnings as text; ansible-core 2.19 returns them as structured events."""
+    return json.dumps(result.get("warnings", []))
+
+
+def seeds_under(root):
+    """Every seed in the keys dir, to prove none of them leaks.
+
+    Tests compare them in a comprehension, never in an assert operand, so
+    that a failure does not print them.
+    """
+    found = []
+    for directory, _dirs, files in os.walk(root):
+        found += [open(os.path.join(directory, f)).read() for f in files if f.endswith(".nk")]
+    return found
+
+
+def system_sequence(run, nsc, ncred):
+    """The role's order: operator, SYS, operator with SYS, system user."""
+    return [
+        run(jwt_operator, name="REGION1", nsc_dir=nsc, account_server_url="https://acs.example.com/jwt/v1"),
+        run(jwt_account, name="SYS", operator="REGION1", nsc_dir=nsc, jwt_dest=str(ncred / "SYS.jwt")),
+        run(jwt_operator, name="REGION1", nsc_dir=nsc, system_account="SYS", jwt_dest=str(ncred / "REGION1.jwt")),
+        run(jwt_user, name="sys", account="SYS", operator="REGION1", nsc_dir=nsc,
+            creds_dest=str(ncred / "creds" / "sys.creds")),
+    ]
+
+
+def test_operator_check_apply_check_apply(run, nsc):
+    checked = run(jwt_operator, check_mode=True, diff=True, name="REGION1", nsc_dir=nsc, signing_keys=1)
+    assert checked["changed"] is True
+    assert checked["public_key"] == checked["signing_keys"][0] == "(key created on apply)"
+    assert checked["diff"]["before"] == "" and '"name": "REGION1"' in checked["diff"]["after"]
+    assert not os.path.exists(nsc)
+
+    applied = run(jwt_operator, name="REGION1", nsc_dir=nsc, signing_keys=1)
+    assert applied["changed"] is True
+    assert nats_jwt.is_public_key(applied["public_key"], "operator")
+    assert applied["jwt_path"] == os.path.join(nsc, "stores", "REGION1", "REGION1.jwt")
+    assert open(applied["jwt_path"]).read() == applied["jwt"]
+
+    rechecked = run(jwt_operator, check_mode=True, diff=True, name="REGION1", nsc_dir=nsc, signing_keys=1)
+    assert rechecked["changed"] is False
+    assert rechecked["diff"]["before"] == rechecked["diff"]["after"]
+    again = run(jwt_operator, name="REGION1", nsc_dir=nsc, signing_keys=1)
+    assert (again["changed"], again["jwt"], again["public_key"]) == (False, applied["jwt"], applied["public_key"])
+
+
+def test_system_sequence_is_idempotent_and_publishes_copies(run, nsc, ncred):
+    first = system_sequence(run, nsc, ncred)
+    assert [r["changed"] for r in first] == [True, True, True, True]
+    second = system_sequence(run, nsc, ncred)
+    assert [r["changed"] for r in second] == [False, False, False, False]
+
+    operator, sys_account, sys_user = second[2], second[1], second[3]
+    assert (ncred / "REGION1.jwt").read_text() == operator["jwt"]
+    assert (ncred / "SYS.jwt").read_text() == sys_account["jwt"]
+    assert mode_of(ncred / "SYS.jwt") == 0o640
+    assert mode_of(ncred / "creds" / "sys.creds") == 0o600
+    same_creds = (ncred / "creds" / "sys.creds").read_text() == open(sys_user["creds_path"]).read()
+    assert same_creds
+    assert nats_jwt.decode(operator["jwt"]).nats["system_account"] == sys_account["public_key"]
+
+
+def test_no_seed_or_creds_in_any_output(run, nsc, ncred, capsys):
+    results = system_sequence(run, nsc, ncred)
+    results.append(run(jwt_user, check_mode=True, diff=True, name="sys", account="SYS", operator="REGION1",
+                       nsc_dir=nsc, permissions={"pub": {"allow": ["x"]}}))
+    shown = json.dumps(results)
+    seeds = seeds_under(os.path.join(nsc, "keys"))
+    assert len(seeds) == 3
+    leaked = sum(1 for seed in seeds if seed in shown)
+    assert leaked == 0
+    assert "NKEY SEED" not in shown
+
+
+def test_user_diff_shows_permission_changes(run, nsc, ncred):
+    system_sequence(run, nsc, ncred)
+    result = run(jwt_user, diff=True, name="sys", account="SYS", operator="REGION1", nsc_dir=nsc,
+                 permissions={"pub": {"allow": ["orders.>"]}, "sub": {"deny": ["secret.>"]}})
+    assert result["changed"] is True
+    before, after = json.loads(result["diff"]["before"]), json.loads(result["diff"]["after"])
+    assert before["nats"]["pub"] == {} and after["nats"]["pub"] == {"allow": ["orders.>"]}
+    assert after["nats"]["sub"] == {"deny": ["secret.>"]}
+    assert "iat" not in after and "jti" not in after
+
+
+def test_a_missing_seed_fails_with_the_path(run, nsc, ncred):
+    first = system_sequence(run, nsc, ncred)
+    key = first[1]["public_key"]
+    seed_path = os.path.join(nsc, "keys", "keys", "A", key[1:3], key + ".nk")
+    os.unlink(seed_path)
+    result = run(jwt_account, name="SYS", operator="REGION1", nsc_dir=nsc)
+    assert result["failed"] is True
+    assert seed_path in result["msg"] and "Restore the seed" in result["msg"]
+    assert not os.path.exists(seed_path)
+
+
+def test_account_without_operator_fails_but_check_mode_predicts_a_change(run, nsc):
+    failed = run(jwt_account, name="SYS", operator="REGION1", nsc_dir=nsc)
+    assert failed["failed"] is True and "cmsgs.nats.jwt_operator" in failed["msg"]
+    checked = run(jwt_account, check_mode=True, name="SYS", operator="REGION1", nsc_dir=nsc)
+    assert checked["changed"] is True and "operator REGION1 not found" in warnings_of(checked)
+    assert not os.path.exists(nsc)
+
+
+def test_account_limits_and_warning(run, nsc):
+    run(jwt_operator, name="REGION1", nsc_dir=nsc)
+    result = run(jwt_account, name="APP", operator="REGION1", nsc_dir=nsc, limits={"conn": 0, "payload": 512},
+                 jetstream={"disk_storage": -1})
+    limits = nats_jwt.decode(result["jwt"]).nats["limits"]
+    assert "conn" not in limits and limits["payload"] == 512 and limits["disk_storage"] == -1
+    assert limits["subs"] == -1 and limits["wildcards"] is True
+    assert "refuse every connection" in warnings_of(result)
+
+
+def test_signing_keys_through_the_modules(run, nsc):
+    operator = run(jwt_operator, name="REGION1", nsc_dir=nsc, signing_keys=1)
+    account = run(jwt_account, name="APP", operator="REGION1", nsc_dir=nsc, signing_keys=1, use_signing_key=True)
+    user = run(jwt_user, name="app", account="APP", operator="REGION1", nsc_dir=nsc, use_signing_key=True)
+    assert nats_jwt.decode(account["jwt"]).issuer == operator["signing_keys"][0]
+    decoded = nats_jwt.decode(user["jwt"])
+    assert decoded.issuer == account["signing_keys"][0]
+    assert decoded.nats["issuer_account"] == account["public_key"]
+
+
+def test_a_copy_needs_an_existing_directory(run, nsc, tmp_path):
+    run(jwt_operator, name="REGION1", nsc_dir=nsc)
+    dest = tmp_path / "absent" / "REGION1.jwt"
+    result = run(jwt_operator, name="REGION1", nsc_dir=nsc, jwt_dest=str(dest))
+    assert result["failed"] is True and str(dest.parent) in result["msg"]
+
+
+def test_a_copy_in_check_mode_is_not_written(run, nsc, ncred):
+    run(jwt_operator, name="REGION1", nsc_dir=nsc)
+    result = run(jwt_operator, check_mode=True, name="REGION1", nsc_dir=nsc, jwt_dest=str(ncred / "REGION1.jwt"))
+    assert result["changed"] is True and not (ncred / "REGION1.jwt").exists()
+
+
+@as_root
+def test_copy_owner_group_and_mode_are_kept(run, nsc, ncred):
+    args = dict(name="REGION1", nsc_dir=nsc, jwt_dest=str(ncred / "REGION1.jwt"), jwt_owner="root",
+                jwt_group="nogroup", jwt_mode="0640")
+    assert run(jwt_operator, **args)["changed"] is True
+    assert os.stat(str(ncred / "REGION1.jwt")).st_gid == 65534
+    assert run(jwt_operator, **args)["changed"] is False
+    os.chmod(str(ncred / "REGION1.jwt"), 0o644)
+    assert run(jwt_operator, **args)["changed"] is True
+    assert mode_of(ncred / "REGION1.jwt") == 0o640
+
+
+def test_store_location_is_required(run):
+    result = run(jwt_operator, name="REGION1")
+    assert result["failed"] is True and "set nsc_dir" in result["msg"]
+
+
+def test_missing_nkeys_is_reported(run, nsc, monkeypatch):
+    monkeypatch.setattr(jwt_user, "HAS_NKEYS", False)
+    result = run(jwt_user, name="u", account="A", operator="O", nsc_dir=nsc)
+    assert result["failed"] is True and "nkeys" in result["msg"]
