@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/.venv/bin:$PATH"
 host=cmsgs-nats-bench
-inventory=$(mktemp)
+inventory=$(mktemp --suffix=.yml)
 trap 'tests/harness/systemd-host.sh remove "$host"; rm -f "$inventory"' EXIT
 
 tests/harness/systemd-host.sh remove "$host"

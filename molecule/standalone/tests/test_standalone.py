@@ -185,3 +185,72 @@ def test_release_with_a_wrong_checksum_is_refused(host, run_playbook, release_mi
     assert run.rc != 0
     assert "checksum" in run.output.lower()
     assert _snapshot(host) == before
+
+
+def _version(host):
+    return monitor_get(host, "/varz")["version"]
+
+
+def _release_extra(mirror, version, cache):
+    return {
+        "nats_server_install_method": "release",
+        "nats_server_version": version,
+        "nats_server_release_base_url": "file://%s" % mirror,
+        "nats_server_release_cache_dir": str(cache),
+    }
+
+
+def test_package_then_upgrade_through_releases(host, run_playbook, tmp_path):
+    """Debian's package, then that older binary as a release, then back to the current one.
+
+    Each change of binary restarts the server, which then reports the new version.
+    """
+    before = server_pid(host)
+    run = run_playbook(extra_vars={"nats_server_install_method": "package"})
+    assert run.rc == 0, run.output
+    assert host.file("/usr/sbin/nats-server").exists
+    assert "/usr/sbin/nats-server" in host.check_output("systemctl show -p ExecStart --value nats-server")
+    old_version = _version(host)
+    assert old_version.startswith("2.9."), old_version
+    assert server_pid(host) != before
+
+    # The packaged binary, published as an upstream-style release of its version.
+    name = "nats-server-v%s-linux-amd64" % old_version
+    folder = tmp_path / "mirror" / ("v" + old_version)
+    folder.mkdir(parents=True)
+    binary = tmp_path / "nats-server"
+    subprocess.run(["docker", "cp", "%s:/usr/sbin/nats-server" % host.backend.get_hostname(), str(binary)], check=True)
+    with tarfile.open(folder / (name + ".tar.gz"), "w:gz") as archive:
+        archive.add(binary, arcname=name + "/nats-server")
+    sums = subprocess.run(["sha256sum", name + ".tar.gz"], cwd=folder, capture_output=True, text=True, check=True)
+    (folder / "SHA256SUMS").write_text(sums.stdout)
+
+    before = server_pid(host)
+    run = run_playbook(extra_vars=_release_extra(tmp_path / "mirror", old_version, tmp_path / "cache"))
+    assert run.rc == 0, run.output
+    assert "Restart nats-server" in run.output
+    assert _version(host) == old_version
+    assert host.check_output("/usr/local/bin/nats-server --version").endswith(old_version)
+
+    # Back to the scenario's binary: an upgrade, which replaces the binary and restarts.
+    before = server_pid(host)
+    run = run_playbook()
+    assert run.rc == 0, run.output
+    assert server_pid(host) != before
+    assert _version(host) == subprocess.run(
+        [shutil.which("nats-server"), "--version"], capture_output=True, text=True, check=True
+    ).stdout.split("v")[-1].strip()
+    assert nats_roundtrip("nats://%s:4222" % host_address(host)) == b"hello"
+
+
+def test_jetstream_store_and_limits(host, run_playbook):
+    run = run_playbook(extra_vars={"nats_server_jetstream_enabled": True, "nats_server_jetstream_max_file": "1G"})
+    assert run.rc == 0, run.output
+    store = host.file("/var/lib/nats-server/jetstream")
+    assert (store.user, store.mode) == ("cmsgs", 0o750)
+    jsz = monitor_get(host, "/jsz")
+    assert jsz["config"]["store_dir"].startswith("/var/lib/nats-server/jetstream")
+    assert jsz["config"]["max_storage"] == 1024**3
+    assert "/var/lib/nats-server/jetstream" in host.check_output("systemctl show -p ReadWritePaths --value nats-server")
+    assert run_playbook().rc == 0
+    assert "jetstream" not in host.file("/etc/nats-server/nats-server.conf").content_string
