@@ -146,6 +146,21 @@ def fingerprint_of(text):
     return None
 
 
+def secret_values(config):
+    """Every value held under a secret setting's name, at any depth."""
+    found = set()
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in SECRET_KEYS and isinstance(value, (str, int)) and not isinstance(value, bool):
+                found.add(str(value))
+            else:
+                found |= secret_values(value)
+    elif isinstance(config, list):
+        for item in config:
+            found |= secret_values(item)
+    return found
+
+
 _SECRET_LINE = re.compile(r'^(\s*"?(?:%s)"?\s*[:=]\s*).*$' % "|".join(sorted(SECRET_KEYS)), re.MULTILINE)
 
 

@@ -142,6 +142,7 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
     redact,
     render,
     restart_fingerprint,
+    secret_values,
 )
 
 
@@ -277,6 +278,9 @@ def main():
         required_together=[("unit_path", "unit_content")],
         supports_check_mode=True,
     )
+    # Mask secret settings (passwords, tokens) wherever Ansible echoes values,
+    # the module's own arguments included, without hiding the rest of the config.
+    module.no_log_values.update(secret_values(module.params["config"]))
     try:
         module.exit_json(**run(module))
     except (NatsConfError, ValidationError) as exc:

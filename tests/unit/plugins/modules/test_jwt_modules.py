@@ -10,10 +10,10 @@ import stat
 
 import pytest
 
-from ansible.module_utils import basic
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.modules import jwt_account, jwt_operator, jwt_user
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing groups needs root")
 
@@ -22,12 +22,7 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing groups needs ro
 def run(capsys, monkeypatch):
     """Run a module's main() with arguments; return its JSON result."""
     def runner(module, check_mode=False, diff=False, **args):
-        args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
-        monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-        with pytest.raises(SystemExit):
-            module.main()
-        return json.loads(capsys.readouterr().out)
+        return run_module(module.main, capsys, monkeypatch, check_mode=check_mode, diff=diff, **args)
     return runner
 
 

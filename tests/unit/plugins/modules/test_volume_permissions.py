@@ -11,20 +11,11 @@ import stat
 
 import pytest
 
-from ansible.module_utils import basic
 
 from ansible_collections.cmsgs.nats.plugins.modules import volume_permissions
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs root')
-
-
-def run_module(capsys, monkeypatch, check_mode=False, diff=False, **args):
-    args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
-    monkeypatch.setattr(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode())
-    monkeypatch.setattr(basic, '_ANSIBLE_PROFILE', 'legacy')
-    with pytest.raises(SystemExit):
-        volume_permissions.main()
-    return json.loads(capsys.readouterr().out)
 
 
 def mode_of(path):
@@ -48,25 +39,25 @@ LAYOUT = [
 
 @as_root
 def test_check_then_apply_then_idempotent(vol, capsys, monkeypatch):
-    checked = run_module(capsys, monkeypatch, check_mode=True, diff=True, root=str(vol), entries=LAYOUT)
+    checked = run_module(volume_permissions.main, capsys, monkeypatch, check_mode=True, diff=True, root=str(vol), entries=LAYOUT)
     assert checked['changed'] is True and checked['created'] == [str(vol / 'cmserver')]
     assert not (vol / 'cmserver').exists() and mode_of(vol / 'privkey.pem') == 0o644
     assert checked['diff']['after'] == '%s: root:nogroup 0750\n%s: root:nogroup 0640\n' % (
         vol / 'cmserver', vol / 'privkey.pem')
 
-    applied = run_module(capsys, monkeypatch, diff=True, root=str(vol), entries=LAYOUT)
+    applied = run_module(volume_permissions.main, capsys, monkeypatch, diff=True, root=str(vol), entries=LAYOUT)
     assert applied['changed'] is True
     assert applied['diff'] == checked['diff']
     assert mode_of(vol / 'cmserver') == 0o750 and os.lstat(str(vol / 'cmserver')).st_gid == 65534
     assert mode_of(vol / 'privkey.pem') == 0o640
 
-    again = run_module(capsys, monkeypatch, root=str(vol), entries=LAYOUT)
+    again = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), entries=LAYOUT)
     assert again['changed'] is False and again['deviations'] == []
     assert 'secret key material' not in json.dumps([checked, applied, again])
 
 
 def test_audit_fails_listing_deviations(vol, capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, root=str(vol), mode='audit',
+    result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), mode='audit',
                         entries=[{'path': 'privkey.pem', 'mode': '0640'}, {'path': 'ca.pem'}])
     assert result['failed'] is True
     assert result['msg'].splitlines()[1:] == [
@@ -78,26 +69,26 @@ def test_audit_fails_listing_deviations(vol, capsys, monkeypatch):
 
 
 def test_integer_mode_is_refused(vol, capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, root=str(vol), entries=[{'path': 'privkey.pem', 'mode': 416}])
+    result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), entries=[{'path': 'privkey.pem', 'mode': 416}])
     assert result['failed'] is True
     assert 'privkey.pem' in result['msg'] and "quoted octal string such as '0640'" in result['msg']
     assert mode_of(vol / 'privkey.pem') == 0o644
 
 
 def test_unknown_user_names_user_and_entry(vol, capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, root=str(vol), entries=[{'path': 'privkey.pem', 'owner': 'cmaccount-absent'}])
+    result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), entries=[{'path': 'privkey.pem', 'owner': 'cmaccount-absent'}])
     assert result['failed'] is True
     assert result['msg'].startswith('user cmaccount-absent does not exist: create it before setting permissions on %s' % vol)
 
 
 def test_symlink_refused_by_module(vol, capsys, monkeypatch):
     (vol / 'cert.pem').symlink_to(vol / 'privkey.pem')
-    result = run_module(capsys, monkeypatch, root=str(vol), entries=[{'path': 'cert.pem', 'mode': '0600'}])
+    result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), entries=[{'path': 'cert.pem', 'mode': '0600'}])
     assert result['failed'] is True and 'is a symlink' in result['msg']
     assert mode_of(vol / 'privkey.pem') == 0o644
 
 
 def test_missing_required_file_fails(vol, capsys, monkeypatch):
-    result = run_module(capsys, monkeypatch, root=str(vol), entries=[{'path': 'cmserver/cert.pem'}])
+    result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), entries=[{'path': 'cmserver/cert.pem'}])
     assert result['failed'] is True
     assert '%s: required file is missing' % (vol / 'cmserver/cert.pem') in result['msg']
