@@ -93,8 +93,8 @@ EXAMPLES = r"""
     unit_path: /etc/systemd/system/nats-server.service
     unit_content: "{{ lookup('ansible.builtin.template', 'nats-server.service.j2') }}"
     watch_files:
-      - /srv/cmsgs/certs/cmserver/cert.pem
-      - /srv/cmsgs/certs/cmserver/privkey.pem
+      - /srv/certs/cmserver/cert.pem
+      - /srv/certs/cmserver/privkey.pem
   register: nats_config_result
   notify: Apply nats-server configuration
 

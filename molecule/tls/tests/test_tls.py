@@ -1,0 +1,452 @@
+"""Two clusters joined by gateways, TLS on every listener, from certificates issued by tls_certs.
+
+The probes run on the controller against the containers' addresses, with the
+collection's own handshake probe (cmsgs.nats.tls_probe's module_utils), the
+way a client or a peer server would connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+
+import nats
+import pytest
+import testinfra
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from nats_testlib import PlaybookRun, file_digest, host_address, monitor_get, server_pid, wait_for
+
+sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"))
+from ansible_collections.cmsgs.nats.plugins.module_utils import tls_probe, tls_spec  # noqa: E402
+
+# Cross-host tests: run once, reaching the other containers through the fixtures.
+testinfra_hosts = ["ansible://cmsgs-tls-east-1"]
+
+EAST_1, EAST_2, WEST_1 = "cmsgs-tls-east-1", "cmsgs-tls-east-2", "cmsgs-tls-west-1"
+HOSTS = (EAST_1, EAST_2, WEST_1)
+GATEWAY_OF = {EAST_1: "east", EAST_2: "east", WEST_1: "west"}
+PEER_OF = {EAST_1: "west", EAST_2: "west", WEST_1: "east"}
+CERTS = "/srv/certs"
+CONFIG = "/etc/nats-server/nats-server.conf"
+SCENARIO = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+PKI = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "pki")
+OPENSSL = shutil.which("openssl")
+
+
+def pki(*parts):
+    return os.path.join(PKI, *parts)
+
+
+# How a client (or a peer server) reaches each listener. Routes and gateways
+# start with the TLS handshake and want a certificate: a route one from the
+# cluster, on gateways the peer cluster's (the scenario pins it).
+LISTENERS = {
+    "client": {"port": 4222, "tls_first": False, "ca": pki("client", "ca.pem"), "cert": None},
+    "route": {"port": 6222, "tls_first": True, "ca": pki("cluster", "ca.pem"), "cert": lambda h: pki("cluster", h)},
+    "gateway": {"port": 7222, "tls_first": True, "ca": pki("gateway", "ca.pem"),
+                "cert": lambda h: pki("gateway", PEER_OF[h])},
+}
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    return {name: testinfra.get_host("ansible://" + name, ansible_inventory=inventory) for name in HOSTS}
+
+
+@pytest.fixture(scope="module")
+def address(hosts):
+    return {name: host_address(host) for name, host in hosts.items()}
+
+
+def probe(address, name, listener, present_cert=True, **options):
+    spec = LISTENERS[listener]
+    kwargs = {"tls_first": spec["tls_first"], "ca_file": spec["ca"], "server_name": address[name], "timeout": 10}
+    if spec["cert"] and present_cert:
+        folder = spec["cert"](name)
+        kwargs.update(client_cert=os.path.join(folder, "cert.pem"), client_key=os.path.join(folder, "privkey.pem"))
+    kwargs.update(options)
+    return tls_probe.probe_tls(address[name], spec["port"], openssl=OPENSSL, **kwargs)
+
+
+def run(*args, extra_vars=None, playbook="converge.yml", limit=None):
+    """ansible-playbook against the scenario's hosts; no run may print key material."""
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(SCENARIO, playbook)]
+    if extra_vars:
+        command += ["--extra-vars", json.dumps(extra_vars)]
+    if limit:
+        command += ["--limit", limit]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_FORCE_COLOR", None)
+    completed = subprocess.run(command + list(args), capture_output=True, text=True, timeout=900, check=False, env=env)
+    result = PlaybookRun(completed)
+    assert "PRIVATE KEY" not in result.output
+    return result
+
+
+def _sha256(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def fingerprint(path):
+    with open(path, "rb") as handle:
+        return tls_spec.load_certificates(handle.read())[0].fingerprint(hashes.SHA256()).hex()
+
+
+def tls_context():
+    return ssl.create_default_context(cafile=pki("client", "ca.pem"))
+
+
+# ----------------------------------------------------------------- listeners
+
+
+@pytest.mark.parametrize("listener", sorted(LISTENERS))
+@pytest.mark.parametrize("name", HOSTS)
+def test_tls13_with_x25519_is_accepted(address, name, listener):
+    result = probe(address, name, listener, tls_version="1.3", groups=["X25519"])
+    assert result["accepted"], result["error"]
+    assert (result["tls_version"], result["group"]) == ("1.3", "X25519")
+    assert result["verify_code"] == 0
+    assert (result["server_cert"]["key_type"], result["server_cert"]["curve"]) == ("ECDSA", "P-256")
+
+
+@pytest.mark.parametrize("group", ["P-256", "P-384"])
+@pytest.mark.parametrize("listener", sorted(LISTENERS))
+def test_a_client_offering_only_p256_or_p384_is_refused(address, listener, group):
+    result = probe(address, EAST_1, listener, tls_version="1.3", groups=[group])
+    assert not result["accepted"]
+    assert result["refused_by"] == "server", result["error"]
+
+
+@pytest.mark.parametrize("suite", tls_spec.SPEC_CIPHER_SUITES)
+@pytest.mark.parametrize("listener", sorted(LISTENERS))
+def test_tls12_with_each_spec_suite_is_accepted(address, listener, suite):
+    # In TLS 1.2 the offered groups also bound the certificate's curve: offer P-256 too.
+    result = probe(address, EAST_1, listener, tls_version="1.2", groups=["X25519", "P-256"], ciphers=[suite])
+    assert result["accepted"], result["error"]
+    assert (result["tls_version"], result["cipher"], result["group"]) == ("1.2", tls_spec.iana_cipher_name(suite), "X25519")
+
+
+@pytest.mark.parametrize("suite", ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"])
+@pytest.mark.parametrize("listener", sorted(LISTENERS))
+def test_tls12_with_an_rsa_or_cbc_suite_is_refused(address, listener, suite):
+    result = probe(address, EAST_1, listener, tls_version="1.2", groups=["X25519", "P-256"], ciphers=[suite])
+    assert not result["accepted"]
+    assert result["refused_by"] == "server", result["error"]
+
+
+@pytest.mark.parametrize("listener", sorted(LISTENERS))
+def test_a_plain_text_client_is_refused(address, listener):
+    result = tls_probe.probe_plain(address[EAST_1], LISTENERS[listener]["port"], tls_first=LISTENERS[listener]["tls_first"])
+    assert not result["accepted"]
+    assert result["reply"] in (None, "") or result["reply"].startswith("-ERR")
+
+
+@pytest.mark.parametrize("listener", ["route", "gateway"])
+def test_a_peer_without_a_certificate_is_refused(address, listener):
+    assert probe(address, EAST_1, listener, groups=["X25519"])["accepted"]
+    result = probe(address, EAST_1, listener, present_cert=False, groups=["X25519"])
+    assert not result["accepted"]
+    assert "certificate required" in result["error"]
+
+
+# ------------------------------------------------------------ the deployment
+
+
+def test_only_the_pinned_peer_certificate_gets_through_the_gateway_port(address):
+    own = pki("gateway", GATEWAY_OF[EAST_1])
+    result = probe(address, EAST_1, "gateway", groups=["X25519"],
+                   client_cert=os.path.join(own, "cert.pem"), client_key=os.path.join(own, "privkey.pem"))
+    # Same CA, so the handshake completes; the key is not pinned, so the server hangs up.
+    assert not result["accepted"]
+    assert result["error"] == "the server closed the connection right after the handshake"
+
+
+def test_routes_are_up(hosts):
+    for name, peer in ((EAST_1, EAST_2), (EAST_2, EAST_1)):
+        routes = wait_for(lambda n=name: monitor_get(hosts[n], "/routez")["routes"])
+        assert {route["remote_name"] for route in routes} == {peer}
+    assert monitor_get(hosts[WEST_1], "/routez")["routes"] == []
+
+
+def test_gateways_are_up(hosts):
+    for name in HOSTS:
+        peer = "west" if GATEWAY_OF[name] == "east" else "east"
+        outbound = wait_for(lambda n=name: monitor_get(hosts[n], "/gatewayz")["outbound_gateways"])
+        assert list(outbound) == [peer]
+        assert outbound[peer]["connection"]["tls_version"] == "1.3"
+    # Both east servers connect in to the only west server.
+    assert len(monitor_get(hosts[WEST_1], "/gatewayz")["inbound_gateways"]["east"]) == 2
+
+
+async def _across_the_gateway(east_url, west_url):
+    subscriber = await nats.connect(west_url, tls=tls_context(), connect_timeout=5, allow_reconnect=False)
+    publisher = await nats.connect(east_url, tls=tls_context(), connect_timeout=5, allow_reconnect=False)
+    try:
+        subscription = await subscriber.subscribe("cmsgs.tls.gateway")
+        await subscriber.flush()
+        # The west cluster's interest reaches east shortly after the subscription.
+        for _attempt in range(50):
+            await publisher.publish("cmsgs.tls.gateway", b"east to west over TLS")
+            await publisher.flush()
+            try:
+                return (await subscription.next_msg(timeout=0.2)).data
+            except nats.errors.TimeoutError:
+                continue
+        return None
+    finally:
+        await publisher.close()
+        await subscriber.close()
+
+
+def test_a_message_crosses_the_gateway_over_tls(address):
+    received = asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1], "tls://%s:4222" % address[WEST_1]))
+    assert received == b"east to west over TLS"
+
+
+@pytest.mark.parametrize("name", HOSTS)
+def test_certificate_files_have_owners_and_modes(hosts, name):
+    host = hosts[name]
+    peer = "west" if GATEWAY_OF[name] == "east" else "east"
+    assert (host.file(CERTS).user, host.file(CERTS).group, host.file(CERTS).mode) == ("root", "cmsgs", 0o750)
+    for folder in ("cmserver", "cmcluster", "cmgateway"):
+        key = host.file("%s/%s/privkey.pem" % (CERTS, folder))
+        assert (key.user, key.group, key.mode) == ("cmsgs", "cmsgs", 0o600)
+        for public in ("cert.pem", "ca.pem"):
+            cert = host.file("%s/%s/%s" % (CERTS, folder, public))
+            assert (cert.user, cert.group, cert.mode) == ("root", "cmsgs", 0o644)
+    assert sorted(host.file("%s/cmgwpeers" % CERTS).listdir()) == [peer]
+    assert sorted(host.file("%s/cmgwpeers/%s" % (CERTS, peer)).listdir()) == ["ca.pem", "cert.pem"]
+
+
+def test_configuration_spells_the_spec_for_the_installed_server(hosts):
+    text = hosts[EAST_1].file(CONFIG).content_string
+    assert '"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"' in text
+    assert '"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"\n' not in text
+    assert text.count('min_version: "1.2"') == 4  # clients, routes, gateway, the west remote
+    with open(pki("gateway", "west", "cert.pem"), "rb") as handle:
+        west_pin = tls_spec.spki_sha256(tls_spec.load_certificates(handle.read())[0])
+    assert 'pinned_certs: [\n      "%s"\n    ]' % west_pin in text
+    assert 'ca_file: "/srv/certs/cmgwpeers/west/ca.pem"' in text
+
+
+def test_gateway_certificate_covers_the_whole_cluster(address):
+    with open(pki("gateway", "east", "cert.pem"), "rb") as handle:
+        cert = tls_spec.load_certificates(handle.read())[0]
+    assert tls_spec.uncovered_names(cert, [EAST_1, EAST_2, address[EAST_1], address[EAST_2]]) == []
+
+
+# --------------------------------------------- refusals before any change
+
+
+def _write_pem(host, path, data, owner):
+    """Put a file on east-1, the only host these tests break."""
+    with tempfile.NamedTemporaryFile(delete=False) as handle:
+        handle.write(data)
+    try:
+        subprocess.run(["docker", "cp", handle.name, "%s:%s" % (EAST_1, path)], check=True)
+    finally:
+        os.unlink(handle.name)
+    host.run_test("chown %s:cmsgs %s && chmod %s %s", owner, path, "0600" if owner == "cmsgs" else "0644", path)
+
+
+def _ca(purpose):
+    with open(pki(purpose, "ca.pem"), "rb") as handle:
+        ca = x509.load_pem_x509_certificate(handle.read())
+    with open(pki(purpose, "ca.key"), "rb") as handle:
+        ca_key = serialization.load_pem_private_key(handle.read(), password=None)
+    return ca, ca_key
+
+
+def _issue(purpose, key, name, address, days=30, expired=False):
+    """A certificate for the host that fits in every way but the one under test."""
+    ca, ca_key = _ca(purpose)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = (now - datetime.timedelta(days=60), now - datetime.timedelta(days=1)) if expired else (
+        now - datetime.timedelta(hours=1), now + datetime.timedelta(days=days))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+
+
+def _key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _rsa_cluster_cert(host, address):
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_pem(host, CERTS + "/cmcluster/cert.pem", _issue("cluster", key, EAST_1, address), "root")
+    _write_pem(host, CERTS + "/cmcluster/privkey.pem", _key_pem(key), "cmsgs")
+
+
+def _foreign_cluster_key(host, address):
+    _write_pem(host, CERTS + "/cmcluster/privkey.pem", _key_pem(ec.generate_private_key(ec.SECP256R1())), "cmsgs")
+
+
+def _expired_cluster_cert(host, address):
+    key = ec.generate_private_key(ec.SECP256R1())
+    _write_pem(host, CERTS + "/cmcluster/cert.pem", _issue("cluster", key, EAST_1, address, expired=True), "root")
+    _write_pem(host, CERTS + "/cmcluster/privkey.pem", _key_pem(key), "cmsgs")
+
+
+def _missing_peer_ca(host, address):
+    host.run_test("rm %s", CERTS + "/cmgwpeers/west/ca.pem")
+
+
+@pytest.fixture()
+def certs_restored(hosts):
+    """Put east-1's [certs] back as the scenario left it, whatever the test did to it."""
+    host = hosts[EAST_1]
+    host.run_test("rm -rf /root/certs.saved && cp -a %s /root/certs.saved", CERTS)
+    yield host
+    host.run_test("rm -rf %s && cp -a /root/certs.saved %s", CERTS, CERTS)
+
+
+def _snapshot(host):
+    return {"config": file_digest(host, CONFIG), "pid": server_pid(host)}
+
+
+@pytest.mark.parametrize(
+    ("breakage", "path", "rule"),
+    [
+        (_rsa_cluster_cert, CERTS + "/cmcluster/cert.pem", "key_type"),
+        (_foreign_cluster_key, CERTS + "/cmcluster/privkey.pem", "key_mismatch"),
+        (_expired_cluster_cert, CERTS + "/cmcluster/cert.pem", "expired"),
+        (_missing_peer_ca, CERTS + "/cmgwpeers/west/ca.pem", "unreadable"),
+    ],
+    ids=["rsa-cluster-cert", "key-not-matching", "expired-cert", "missing-peer-ca"],
+)
+def test_the_server_role_refuses_bad_certificates_before_touching_the_server(
+        certs_restored, address, breakage, path, rule):
+    host = certs_restored
+    before = _snapshot(host)
+    breakage(host, address[EAST_1])
+    result = run(playbook="nats_server_only.yml", limit=EAST_1)
+    assert result.rc != 0
+    assert "%s [%s]" % (path, rule) in result.output, result.output
+    assert "Check the TLS certificates before the server uses them" in result.output
+    assert result.changed_count() == 0
+    assert _snapshot(host) == before
+
+
+def test_the_certificate_role_refuses_provided_files_that_break_the_spec(certs_restored, address):
+    host = certs_restored
+    before = _snapshot(host)
+    _rsa_cluster_cert(host, address[EAST_1])
+    result = run(extra_vars={"tls_certs_mode": "provided", "tls_certs_client_custom_ca": True}, limit=EAST_1)
+    assert result.rc != 0
+    assert "%s/cmcluster/cert.pem [key_type]" % CERTS in result.output
+    assert _snapshot(host) == before
+
+
+def test_gateways_without_tls_are_refused(hosts):
+    before = _snapshot(hosts[EAST_1])
+    result = run(playbook="nats_server_only.yml", extra_vars={"nats_server_gateway_tls": False}, limit=EAST_1)
+    assert result.rc != 0
+    assert "nats_server_gateway_tls is false" in result.output
+    assert result.changed_count() == 0
+    assert _snapshot(hosts[EAST_1]) == before
+
+
+# --------------------------------------------------------------- rotation
+
+
+async def _rotate_under_a_connected_client(url, rotate):
+    events = []
+
+    async def disconnected():
+        events.append("disconnected")
+
+    connection = await nats.connect(url, tls=tls_context(), connect_timeout=5, allow_reconnect=False,
+                                    disconnected_cb=disconnected)
+    try:
+        subscription = await connection.subscribe("cmsgs.tls.rotation")
+        await connection.flush()
+        result = await asyncio.get_running_loop().run_in_executor(None, rotate)
+        await connection.publish("cmsgs.tls.rotation", b"still here")
+        message = await subscription.next_msg(timeout=5)
+        # A copy: closing the connection below calls the callback too.
+        return result, list(events), connection.is_connected, message.data
+    finally:
+        await connection.close()
+
+
+def test_replacing_the_client_certificate_reloads_without_dropping_clients(hosts, address):
+    host = hosts[EAST_1]
+    pid = server_pid(host)
+    served_before = probe(address, EAST_1, "client")["server_cert"]["fingerprint_sha256"]
+    # The controller's copy goes: the role issues a new one (same key) and installs it.
+    # The host's key goes too: it is installed again, and must not show in the output.
+    os.unlink(pki("client", EAST_1, "cert.pem"))
+    host.run_test("rm %s", CERTS + "/cmserver/privkey.pem")
+    rotate = functools.partial(run, "--diff", "-v", limit=EAST_1)
+    result, events, connected, data = asyncio.run(
+        _rotate_under_a_connected_client("tls://%s:4222" % address[EAST_1], rotate))
+    assert result.rc == 0, result.output
+    assert re.search(r"Restart nats-server\][^\n]*\n+skipping: \[cmsgs-tls-east-1\]", result.output), result.output
+    assert re.search(r"Reload nats-server\][^\n]*\n+changed: \[cmsgs-tls-east-1\]", result.output), result.output
+    key_task = [part for part in result.output.split("TASK [") if part.startswith("cmsgs.nats.tls_certs : Install the private keys")]
+    assert "changed: [cmsgs-tls-east-1]" in key_task[0]
+    assert file_digest(host, CERTS + "/cmserver/privkey.pem") == _sha256(pki("client", EAST_1, "privkey.pem"))
+    assert (events, connected, data) == ([], True, b"still here")
+    assert server_pid(host) == pid
+    new = fingerprint(pki("client", EAST_1, "cert.pem"))
+    assert new != served_before
+    assert wait_for(lambda: probe(address, EAST_1, "client")["server_cert"]["fingerprint_sha256"] == new)
+
+
+def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, address):
+    pids = {name: server_pid(host) for name, host in hosts.items()}
+    extra = "nats.cmsgs.test"
+    first = run(extra_vars={"tls_certs_extra_names": [extra]})
+    assert first.rc == 0, first.output
+    for name in HOSTS:
+        for folder in ("cmserver", "cmcluster", "cmgateway"):
+            cert = tls_spec.load_certificates(hosts[name].file("%s/%s/cert.pem" % (CERTS, folder)).content)[0]
+            assert tls_spec.uncovered_names(cert, [extra]) == [], (name, folder)
+    assert {name: server_pid(host) for name, host in hosts.items()} == pids
+    served = probe(address, EAST_1, "route", groups=["X25519"])["server_cert"]["sans"]
+    assert "DNS:" + extra in served
+    test_routes_are_up(hosts)
+    test_gateways_are_up(hosts)
+
+    # Without the name, host certificates lose it; gateway certificates, shared by
+    # a cluster, only ever gain names.
+    second = run()
+    assert second.rc == 0, second.output
+    client_cert = tls_spec.load_certificates(hosts[EAST_1].file(CERTS + "/cmserver/cert.pem").content)[0]
+    assert tls_spec.uncovered_names(client_cert, [extra]) == [extra]
+    gateway_cert = tls_spec.load_certificates(hosts[EAST_1].file(CERTS + "/cmgateway/cert.pem").content)[0]
+    assert tls_spec.uncovered_names(gateway_cert, [extra]) == []
+    assert {name: server_pid(host) for name, host in hosts.items()} == pids
+
+    third = run()
+    assert third.rc == 0, third.output
+    assert third.changed_count() == 0, third.output
+    assert asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1],
+                                           "tls://%s:4222" % address[WEST_1])) == b"east to west over TLS"
