@@ -20,6 +20,8 @@ description:
     made with C(nsc) survive.
 requirements:
   - nkeys (Python library, with PyNaCl)
+extends_documentation_fragment:
+  - cmsgs.nats.nsc_store
 attributes:
   check_mode:
     support: full
@@ -38,19 +40,6 @@ options:
       - Name of the operator the account belongs to. It must exist, see M(cmsgs.nats.jwt_operator).
     type: str
     required: true
-  nsc_dir:
-    description:
-      - Root of the nsc data, holding C(stores/) and C(keys/) (the C([nsc]) volume).
-      - Required unless both O(store_dir) and O(keys_dir) are given.
-    type: path
-  store_dir:
-    description:
-      - Directory holding the operator directories. Defaults to C(<nsc_dir>/stores).
-    type: path
-  keys_dir:
-    description:
-      - Directory holding C(keys/) with the seeds and C(creds/). Defaults to C(<nsc_dir>/keys).
-    type: path
   limits:
     description:
       - Connection and subscription limits. V(-1) means unlimited.

@@ -21,6 +21,8 @@ description:
     then its system account, then point O(system_account) at it.
 requirements:
   - nkeys (Python library, with PyNaCl)
+extends_documentation_fragment:
+  - cmsgs.nats.nsc_store
 attributes:
   check_mode:
     support: full
@@ -34,19 +36,6 @@ options:
       - Name of the operator, also the name of its directory in the store (for example V(REGION1)).
     type: str
     required: true
-  nsc_dir:
-    description:
-      - Root of the nsc data, holding C(stores/) and C(keys/) (the C([nsc]) volume).
-      - Required unless both O(store_dir) and O(keys_dir) are given.
-    type: path
-  store_dir:
-    description:
-      - Directory holding the operator directories. Defaults to C(<nsc_dir>/stores).
-    type: path
-  keys_dir:
-    description:
-      - Directory holding C(keys/) with the seeds and C(creds/). Defaults to C(<nsc_dir>/keys).
-    type: path
   account_server_url:
     description:
       - URL of the account server, for example V(https://acs.example.com/jwt/v1). C(nsc push) sends account

@@ -20,6 +20,8 @@ description:
   - The C(.creds) contents and the seed are never returned or shown.
 requirements:
   - nkeys (Python library, with PyNaCl)
+extends_documentation_fragment:
+  - cmsgs.nats.nsc_store
 attributes:
   check_mode:
     support: full
@@ -43,19 +45,6 @@ options:
       - Name of the operator the account belongs to.
     type: str
     required: true
-  nsc_dir:
-    description:
-      - Root of the nsc data, holding C(stores/) and C(keys/) (the C([nsc]) volume).
-      - Required unless both O(store_dir) and O(keys_dir) are given.
-    type: path
-  store_dir:
-    description:
-      - Directory holding the operator directories. Defaults to C(<nsc_dir>/stores).
-    type: path
-  keys_dir:
-    description:
-      - Directory holding C(keys/) with the seeds and C(creds/). Defaults to C(<nsc_dir>/keys).
-    type: path
   permissions:
     description:
       - Subjects the user may or may not publish and subscribe to. Empty lists mean no restriction.

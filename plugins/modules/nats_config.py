@@ -122,6 +122,18 @@ unit_changed:
   returned: always
   type: bool
   sample: false
+unit_active:
+  description:
+    - Whether systemd reported the unit active before any restart this run triggers. Lets the caller
+      skip a separate service call on runs with nothing to do.
+  returned: when O(unit_path) is given
+  type: bool
+  sample: true
+unit_enabled:
+  description: Whether systemd reported the unit enabled.
+  returned: when O(unit_path) is given
+  type: bool
+  sample: true
 content_changed:
   description: True when the file's text changed (False when only owner, group or mode changed).
   returned: always
@@ -193,6 +205,16 @@ def _install_unit(module, path, content):
     return changed, diff
 
 
+def _unit_state(module, unit):
+    """Whether systemd has the unit active and enabled (both false without systemd)."""
+    systemctl = module.get_bin_path("systemctl")
+    if systemctl is None:
+        return {"unit_active": False, "unit_enabled": False}
+    active = module.run_command([systemctl, "is-active", "--quiet", unit])[0] == 0
+    enabled = module.run_command([systemctl, "is-enabled", "--quiet", unit])[0] == 0
+    return {"unit_active": active, "unit_enabled": enabled}
+
+
 def _install_config(module, path, text):
     """Validate and write the configuration when its text differs; return whether it did."""
     params = module.params
@@ -246,9 +268,11 @@ def run(module):
         diffs.append(attributes_diff)
 
     unit_changed = False
+    unit_state = {}
     if params["unit_path"]:
         unit_changed, unit_diff = _install_unit(module, params["unit_path"], params["unit_content"])
         diffs.append(unit_diff)
+        unit_state = _unit_state(module, os.path.basename(params["unit_path"]))
 
     result = {
         "path": path,
@@ -257,6 +281,7 @@ def run(module):
         "unit_changed": unit_changed,
         "restart_required": restart_required or unit_changed,
     }
+    result.update(unit_state)
     if module._diff:
         result["diff"] = diffs
     return result

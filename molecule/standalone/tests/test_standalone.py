@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import shutil
 import subprocess
 import tarfile
@@ -88,6 +89,15 @@ def test_check_mode_on_a_converged_host_reports_nothing_to_do(host, run_playbook
     assert run.rc == 0, run.output
     assert run.changed_count() == 0, run.output
     assert _snapshot(host) == before
+
+
+def test_a_stopped_server_is_started_and_enabled_again(host, run_playbook):
+    host.run("systemctl disable --now nats-server")
+    assert not host.service("nats-server").is_running
+    run = run_playbook()
+    assert run.rc == 0, run.output
+    assert host.service("nats-server").is_running and host.service("nats-server").is_enabled
+    assert monitor_get(host, "/healthz") == {"status": "ok"}
 
 
 def test_reloadable_change_is_applied_without_restart(host, run_playbook):
@@ -262,3 +272,26 @@ def test_jetstream_store_and_limits(host, run_playbook):
     assert "/var/lib/nats-server/jetstream" in host.check_output("systemctl show -p ReadWritePaths --value nats-server")
     assert run_playbook().rc == 0
     assert "jetstream" not in host.file("/etc/nats-server/nats-server.conf").content_string
+
+
+def test_client_tls_through_the_standalone_playbook(host, run_playbook, tmp_path):
+    """Turning client TLS on issues certificates and serves TLS on 4222; off again is plain."""
+    pki = tmp_path / "pki"
+    tls = {
+        "nats_server_client_tls": True,
+        "nats_server_client_tls_custom_ca": True,
+        "tls_certs_mode": "generate",
+        "tls_certs_pki_dir": str(pki),
+    }
+    run = run_playbook(extra_vars=tls)
+    assert run.rc == 0, run.output
+    assert "PRIVATE KEY" not in run.output
+    key = host.file("/srv/certs/cmserver/privkey.pem")
+    assert (key.user, key.mode) == ("cmsgs", 0o600)
+    assert monitor_get(host, "/varz")["tls_required"] is True
+    context = ssl.create_default_context(cafile=str(pki / "client" / "ca.pem"))
+    context.check_hostname = False
+    assert nats_roundtrip("tls://%s:4222" % host_address(host), tls=context, payload=b"over tls") == b"over tls"
+    assert run_playbook(extra_vars=tls).changed_count() == 0
+    assert run_playbook().rc == 0
+    assert monitor_get(host, "/varz").get("tls_required") is not True

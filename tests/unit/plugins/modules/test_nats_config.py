@@ -100,6 +100,7 @@ def test_unit_is_installed_with_the_configuration_and_a_change_needs_a_restart(r
     unit.parent.mkdir()
     first = run(BASE, unit_path=str(unit), unit_content="[Service]\nExecStart=/bin/true\n")
     assert first["unit_changed"]
+    assert first["unit_active"] is False and first["unit_enabled"] is False  # no such unit on this machine
     assert unit.read_text() == "[Service]\nExecStart=/bin/true\n"
     assert stat.S_IMODE(unit.stat().st_mode) == 0o644
     same = run(BASE, unit_path=str(unit), unit_content="[Service]\nExecStart=/bin/true\n")
