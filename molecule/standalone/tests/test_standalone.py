@@ -279,7 +279,6 @@ def test_client_tls_through_the_standalone_playbook(host, run_playbook, tmp_path
     pki = tmp_path / "pki"
     tls = {
         "nats_server_client_tls": True,
-        "nats_server_client_tls_custom_ca": True,
         "tls_certs_mode": "generate",
         "tls_certs_pki_dir": str(pki),
     }
