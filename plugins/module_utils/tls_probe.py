@@ -152,23 +152,35 @@ def parse_info(line):
         raise ProbeError("the server's INFO line is not valid JSON: %s" % exc)
 
 
+def _recv_before(sock, deadline):
+    """The next bytes from ``sock``: b"" when it was closed, None once ``deadline`` passed.
+
+    Other socket errors propagate to the caller, which knows what they mean.
+    """
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        sock.settimeout(remaining)
+        try:
+            return sock.recv(65536)
+        except socket.timeout:
+            continue
+
+
 def read_info(sock, deadline):
     """Read the plain INFO line; return (info dict, bytes received after it)."""
     buffer = b""
     while b"\n" not in buffer:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        try:
+            chunk = _recv_before(sock, deadline)
+        except OSError as exc:
+            raise ProbeError("reading INFO failed: %s" % exc)
+        if chunk is None:
             raise ProbeError(
                 "no INFO line from the server within the timeout; route and gateway ports "
                 "(and client ports with handshake_first) start with TLS: set tls_first=true"
             )
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except OSError as exc:
-            raise ProbeError("reading INFO failed: %s" % exc)
         if not chunk:
             raise ProbeError(
                 "the server closed the connection before sending INFO; route and gateway ports "
@@ -554,19 +566,15 @@ def probe_plain(host, port, tls_first=False, timeout=10.0):
                     result["error"] = line[len("-ERR"):].strip().strip("'")
                     result["refused_by"] = "server"
                     return result
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                result["error"] = "no reply to CONNECT and PING within %s seconds" % timeout
-                result["refused_by"] = "server"
-                return result
-            sock.settimeout(remaining)
             try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                continue
+                chunk = _recv_before(sock, deadline)
             except OSError as exc:
                 chunk = b""
                 result["error"] = "the server reset the connection: %s" % exc
+            if chunk is None:
+                result["error"] = "no reply to CONNECT and PING within %s seconds" % timeout
+                result["refused_by"] = "server"
+                return result
             if not chunk:
                 result["error"] = result["error"] or "the server closed the connection without a reply"
                 result["refused_by"] = "server"
