@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import time
 
 import nats
@@ -87,3 +89,16 @@ class PlaybookRun:
             if "changed=" in line and "ok=" in line:
                 total += int(line.split("changed=")[1].split()[0])
         return total
+
+
+def run_ansible_playbook(path, extra_vars=None, options=(), timeout=900):
+    """Run a playbook against the scenario's hosts, as molecule itself would.
+
+    Colour is off so that tests can search the output as plain text.
+    """
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path, *options]
+    if extra_vars:
+        command += ["--extra-vars", json.dumps(extra_vars)]
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_FORCE_COLOR", None)
+    return PlaybookRun(subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=env))

@@ -11,12 +11,11 @@ import asyncio
 import json
 import os
 import re
-import subprocess
 
 import nats
 import pytest
 import testinfra
-from nats_testlib import PlaybookRun, file_digest, host_address, nats_roundtrip, server_pid
+from nats_testlib import file_digest, host_address, nats_roundtrip, run_ansible_playbook, server_pid
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
@@ -52,10 +51,7 @@ def playbook(name="converge", extra_vars=None, *options):
         path = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
     else:
         path = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", name + ".yml")
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], path, *options]
-    if extra_vars:
-        command += ["--extra-vars", json.dumps(extra_vars)]
-    run = PlaybookRun(subprocess.run(command, capture_output=True, text=True, timeout=600, check=False))
+    run = run_ansible_playbook(path, extra_vars, options, timeout=600)
     OUTPUTS.append(run.output)
     return run
 

@@ -11,7 +11,6 @@ import asyncio
 import datetime
 import functools
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from nats_testlib import PlaybookRun, file_digest, host_address, monitor_get, server_pid, wait_for
+from nats_testlib import file_digest, host_address, monitor_get, run_ansible_playbook, server_pid, wait_for
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"))
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_probe, tls_spec  # noqa: E402
@@ -84,15 +83,8 @@ def probe(address, name, listener, present_cert=True, **options):
 
 def run(*args, extra_vars=None, playbook="converge.yml", limit=None):
     """ansible-playbook against the scenario's hosts; no run may print key material."""
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(SCENARIO, playbook)]
-    if extra_vars:
-        command += ["--extra-vars", json.dumps(extra_vars)]
-    if limit:
-        command += ["--limit", limit]
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1")
-    env.pop("ANSIBLE_FORCE_COLOR", None)
-    completed = subprocess.run(command + list(args), capture_output=True, text=True, timeout=900, check=False, env=env)
-    result = PlaybookRun(completed)
+    options = list(args) + (["--limit", limit] if limit else [])
+    result = run_ansible_playbook(os.path.join(SCENARIO, playbook), extra_vars, options)
     assert "PRIVATE KEY" not in result.output
     return result
 
