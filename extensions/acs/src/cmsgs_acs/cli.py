@@ -19,6 +19,9 @@ from cmsgs_acs.service import Service
 
 LOG = logging.getLogger("cmsgs_acs")
 EXPIRY_SWEEP_SECONDS = 60
+# No access log: a request line would be one log line per GET (nats-server
+# fetches often) and could carry whatever a client put in the path.
+RUNNER_OPTIONS = {"access_log": None, "keepalive_timeout": 75, "handler_cancellation": True}
 
 
 async def serve(service: Service, ready=None):
@@ -34,8 +37,7 @@ async def serve(service: Service, ready=None):
         puller = PrimaryPuller(service)
         await puller.pull()
 
-    runner = web.AppRunner(HttpApi(service).application(), access_log=None,
-                           keepalive_timeout=75, handler_cancellation=True)
+    runner = web.AppRunner(HttpApi(service).application(), **RUNNER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
     await site.start()

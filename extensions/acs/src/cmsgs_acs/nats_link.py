@@ -46,8 +46,12 @@ RETRY_MAX_SECONDS = 10.0
 
 
 def _account_of(subject: str) -> str:
+    """The token after ACCOUNT: $SYS.ACCOUNT.<pub>.… and $SYS.REQ.ACCOUNT.<pub>.…"""
     parts = subject.split(".")
-    return parts[2] if len(parts) > 3 else ""
+    try:
+        return parts[parts.index("ACCOUNT") + 1]
+    except (ValueError, IndexError):
+        return ""
 
 
 class NatsLink:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from cmsgs_acs import __version__, nats_jwt
@@ -13,6 +14,9 @@ from cmsgs_acs.trust import Operator, Refused, check_account
 
 LOG = logging.getLogger("cmsgs_acs")
 PUSH_LOG = logging.getLogger("cmsgs_acs.push")
+# An nkeys seed: S, the key type, then base32. Reasons quote claims and keys
+# from the request; a seed pasted into a claim must still not reach the log.
+SEED_PATTERN = re.compile(r"S[OACNUPX][A-Z2-7]{50,}")
 
 
 class Service:
@@ -77,8 +81,8 @@ class Service:
     def _pushed(self, pub: str, status: int, result: str, reason: str) -> tuple:
         self.metrics.pushes[result] += 1
         # The reason is built from claims and key names only, never from secrets.
-        PUSH_LOG.info("push account=%s result=%s status=%d reason=%s", pub, result, status,
-                      reason.replace("\n", " "))
+        PUSH_LOG.info("push account=%s result=%s status=%d reason=%s", SEED_PATTERN.sub("[seed]", pub)[:64],
+                      result, status, SEED_PATTERN.sub("[seed]", reason.replace("\n", " ")))
         return status, reason
 
     async def merge(self, pub: str, token: bytes, source: str) -> str:
@@ -89,7 +93,8 @@ class Service:
         try:
             decoded = check_account(self.operator, pub, token)
         except Refused as refused:
-            LOG.warning("not taking the JWT of %s from %s: %s", pub, source, refused.message.replace("\n", " "))
+            LOG.warning("not taking the JWT of %s from %s: %s", SEED_PATTERN.sub("[seed]", pub)[:64], source,
+                        SEED_PATTERN.sub("[seed]", refused.message.replace("\n", " ")))
             result = "refused"
         else:
             try:

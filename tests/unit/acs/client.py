@@ -1,0 +1,53 @@
+"""Run the account server's aiohttp application in-process for a test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from ansible_collections.cmsgs.nats.tests.unit.acs.region import acs_config, use_source_tree
+
+use_source_tree()
+
+from cmsgs_acs import config as acs_config_module  # noqa: E402
+from cmsgs_acs.cli import RUNNER_OPTIONS  # noqa: E402
+from cmsgs_acs.http_api import HttpApi  # noqa: E402
+from cmsgs_acs.service import Service  # noqa: E402
+
+
+def make_service(region, store_dir, **extra) -> Service:
+    data = acs_config(region, store_dir, **extra)
+    service = Service(acs_config_module.parse(data))
+    service.open()
+    return service
+
+
+@contextlib.asynccontextmanager
+async def running(service: Service):
+    server = TestServer(HttpApi(service).application())
+    # The server runs with the options the real one uses (no access log).
+    await server.start_server(**{k: v for k, v in RUNNER_OPTIONS.items() if k != "handler_cancellation"})
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, timeout=60))
+
+
+def snapshot(directory) -> dict:
+    """Every entry of the store folder: name -> (bytes, mode, mtime_ns)."""
+    result = {}
+    for name in sorted(os.listdir(str(directory))):
+        path = os.path.join(str(directory), name)
+        info = os.stat(path)
+        with open(path, "rb") as handle:
+            result[name] = (handle.read(), info.st_mode, info.st_mtime_ns)
+    return result
