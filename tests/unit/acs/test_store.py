@@ -1,0 +1,90 @@
+"""The store: atomic writes, expiry policy, merges from the primary or peers, the pack hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, snapshot
+from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now, use_source_tree
+
+use_source_tree()
+
+from cmsgs_acs import store as store_module  # noqa: E402
+from cmsgs_acs.nats_link import _account_of, _reply_outcome  # noqa: E402
+
+
+def _expired_store(region, store_dir):
+    account, live = new_account(), new_account()
+    os.makedirs(store_dir)
+    (store_dir / (account.public_key + ".jwt")).write_text(
+        region.mint(account, issued_at=now() - 100, expires=now() - 10))
+    (store_dir / (live.public_key + ".jwt")).write_text(region.mint(live, expires=now() + 3600))
+    return account.public_key, live.public_key
+
+
+@pytest.mark.parametrize("delete_expired", [False, True])
+def test_expired_jwts_are_kept_unless_cleanup_is_asked_for(region, tmp_path, delete_expired):
+    store_dir = tmp_path / "store"
+    expired, live = _expired_store(region, store_dir)
+    service = make_service(region, store_dir, delete_expired=delete_expired)
+    run(service.expire())
+    assert (store_dir / (expired + ".jwt")).exists() is not delete_expired
+    assert (service.store.get(expired) is None) is delete_expired
+    assert (store_dir / (live + ".jwt")).exists()
+
+
+def test_the_pack_hash_is_the_xor_of_the_sha256_of_unexpired_jwts(region, tmp_path):
+    store_dir = tmp_path / "store"
+    expired, live = _expired_store(region, store_dir)
+    service = make_service(region, store_dir)
+    data = (store_dir / (live + ".jwt")).read_bytes()
+    assert service.store.pack_hash() == hashlib.sha256(data).digest()
+    assert service.store.pack_lines() == [live.encode() + b"|" + data]
+
+
+def test_a_merge_keeps_the_newer_jwt_and_checks_trust(region, foreign_region, tmp_path):
+    account = new_account()
+    newer = region.mint(account, limits={"conn": 2}, issued_at=now())
+    older = region.mint(account, limits={"conn": 9}, issued_at=now() - 50)
+    service = make_service(region, tmp_path / "store")
+    assert run(service.merge(account.public_key, newer.encode(), "primary")) == "stored"
+    before = snapshot(tmp_path / "store")
+    assert run(service.merge(account.public_key, older.encode(), "primary")) == "unchanged"
+    assert run(service.merge(account.public_key, foreign_region.mint(account, issued_at=now() + 9).encode(),
+                             "peer")) == "refused"
+    counts = run(service.merge_pack([b"garbage-line", b"", account.public_key.encode() + b"|" + newer.encode()],
+                                    "primary"))
+    assert counts == {"refused": 1, "unchanged": 1}
+    assert snapshot(tmp_path / "store") == before
+    assert service.metrics.merges[("primary", "stored")] == 1
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(region, tmp_path, monkeypatch):
+    account = new_account()
+    service = make_service(region, tmp_path / "store")
+    first = region.mint(account, issued_at=now() - 5)
+    assert run(service.push(account.public_key, first.encode()))[0] == 200
+
+    def failing_replace(source, target):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(store_module.os, "replace", failing_replace)
+    status, message = run(service.push(account.public_key, region.mint(account, limits={"conn": 1}).encode()))
+    assert status == 500 and "error saving JWT: No space left on device" in message
+    assert os.listdir(tmp_path / "store") == [account.public_key + ".jwt"]
+    assert (tmp_path / "store" / (account.public_key + ".jwt")).read_text() == first
+    assert service.store.get(account.public_key).data == first.encode()
+
+
+def test_subjects_and_server_replies_are_read_as_nats_server_writes_them():
+    pub = new_account().public_key
+    assert _account_of("$SYS.ACCOUNT.%s.CLAIMS.UPDATE" % pub) == pub
+    assert _account_of("$SYS.REQ.ACCOUNT.%s.CLAIMS.LOOKUP" % pub) == pub
+    assert _account_of("$SYS.REQ.CLAIMS.PACK") == ""
+    applied = b'{"server":{"name":"n1"},"data":{"account":"A","code":200,"message":"jwt updated"}}'
+    skipped = b'{"server":{"name":"n2"},"data":{"account":"A","code":200,"message":"jwt update skipped"}}'
+    failed = b'{"server":{"name":"n3"},"error":{"account":"A","code":500,"description":"bad"}}'
+    assert [_reply_outcome(r) for r in (applied, skipped, failed, b"nonsense")] == [
+        ("applied", "n1"), ("skipped", "n2"), ("failed", "n3"), ("failed", "?")]
