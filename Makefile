@@ -32,15 +32,14 @@ venv: $(VENV)/.installed $(COLLECTION_LINK)
 
 # The account server's wheel and the wheels it depends on, pinned as in
 # requirements.txt, for hosts that install without an index. The wheel is
-# built in the tree (setuptools, no build isolation), then its build
-# leftovers are removed.
+# built with the setuptools of .venv (no build isolation, so no index is
+# needed for build dependencies) and leaves nothing in extensions/acs.
 ACS_WHEELS := .cache/wheels/acs
 ACS_DEPENDENCIES := aiohttp nats-py nkeys PyNaCl uvloop
 acs-wheel: venv
 	rm -rf $(ACS_WHEELS)
 	mkdir -p $(ACS_WHEELS)
 	$(BIN)/pip wheel --quiet --no-build-isolation --no-deps --wheel-dir $(ACS_WHEELS) extensions/acs
-	rm -rf extensions/acs/build extensions/acs/src/cmsgs_acs.egg-info
 	$(BIN)/pip wheel --quiet --wheel-dir $(ACS_WHEELS) \
 	  $$(grep -E '^($(subst $(eval) ,|,$(ACS_DEPENDENCIES)))==' requirements.txt)
 	ls $(ACS_WHEELS)

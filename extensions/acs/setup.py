@@ -6,7 +6,10 @@ It is copied into the wheel as cmsgs_acs/nats_jwt.py while the wheel is
 built; the source tree never holds a second copy.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -28,4 +31,13 @@ class BuildPyWithSharedJwt(build_py):
         self.copy_file(SHARED_JWT, target, preserve_mode=False)
 
 
-setup(cmdclass={"build_py": BuildPyWithSharedJwt})
+# Build in a scratch folder, not in the tree: an installed collection may be
+# read-only, and leftovers in extensions/acs would ship with the collection.
+SCRATCH = tempfile.mkdtemp(prefix="cmsgs-acs-build-")
+atexit.register(shutil.rmtree, SCRATCH, True)
+
+setup(
+    cmdclass={"build_py": BuildPyWithSharedJwt},
+    options={"build": {"build_base": os.path.join(SCRATCH, "build")},
+             "egg_info": {"egg_base": SCRATCH}},
+)

@@ -36,7 +36,6 @@ def build_wheel_lib(directory) -> str:
     wheels = os.path.join(directory, "wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-build-isolation", "--no-deps",
                     "--wheel-dir", wheels, PACKAGE_DIR], check=True, timeout=300, capture_output=True)
-    subprocess.run(["rm", "-rf", PACKAGE_DIR + "/build", PACKAGE_DIR + "/src/cmsgs_acs.egg-info"], check=True)
     (name,) = [n for n in os.listdir(wheels) if n.endswith(".whl")]
     lib = os.path.join(directory, "lib")
     with zipfile.ZipFile(os.path.join(wheels, name)) as archive:

@@ -297,3 +297,20 @@ def test_the_service_reconnects_after_the_server_restarts(lib, region, tmp_path,
     server.start()
     wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, 20, what="ACS reconnected")
     wait_until(lambda: "changed while NATS was away; notifying now" in acs.log(), 5, what="the deferred notification")
+
+
+def test_a_secondary_on_nats_takes_a_push_to_the_primary_at_once(lib, region, tmp_path, processes):
+    """With NATS, a change reaches the secondary by the primary's notification,
+    long before its next pull (the sync interval here is an hour)."""
+    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
+    primary, server = _acs_with_server(lib, region, tmp_path, processes)
+    secondary = Acs(lib, tmp_path, region, name="secondary", primary_url=primary.url,
+                    nats_urls=[server.url], sync_interval_seconds=3600)
+    start(processes, secondary)
+    wait_until(lambda: secondary.metric("cmsgs_acs_nats_connected") == 1, 15, what="secondary on NATS")
+    account = new_account()
+    token = region.mint(account, name="FRESH")
+    assert primary.post(account.public_key, token)[0] == 200
+    wait_until(lambda: secondary.get(account.public_key)[1] == token.encode(), 5,
+               what="the push on the secondary")
+    wait_until(lambda: "taken by 1 account server peers" in primary.log(), 5, what="the peer's answer")

@@ -175,16 +175,17 @@ class NatsLink:
                 await subscription.unsubscribe()
             except Exception:  # the connection went away; nothing left to unsubscribe
                 pass
-        counts = {"applied": [], "skipped": [], "failed": []}
+        counts = {"applied": [], "skipped": [], "failed": [], "peer": []}
         for data in replies:
             outcome, name = _reply_outcome(data)
             counts[outcome].append(name)
             self.service.metrics.acknowledgements[outcome] += 1
-        LOG.info("account %s: update applied by %d servers%s, skipped by %d (account not loaded), failed on %d%s",
+        LOG.info("account %s: update applied by %d servers%s, skipped by %d (account not loaded), failed on %d%s; "
+                 "taken by %d account server peers",
                  entry.pub, len(counts["applied"]),
                  " (%s)" % ", ".join(counts["applied"]) if counts["applied"] else "",
                  len(counts["skipped"]), len(counts["failed"]),
-                 " (%s)" % ", ".join(counts["failed"]) if counts["failed"] else "")
+                 " (%s)" % ", ".join(counts["failed"]) if counts["failed"] else "", len(counts["peer"]))
 
     # --- answering ---------------------------------------------------------
 
@@ -276,14 +277,18 @@ class NatsLink:
 
 
 def _reply_outcome(data: bytes):
-    """Classify a server's answer to a claim update: applied, skipped or failed."""
+    """Classify an answer to a claim update: applied, skipped, failed, or peer (another cmsgs-acs)."""
     try:
         reply = json.loads(data)
     except ValueError:
         return "failed", "?"
+    if not isinstance(reply, dict):
+        return "failed", "?"
     name = (reply.get("server") or {}).get("name", "?")
     if reply.get("error"):
         return "failed", name
+    if name == SERVER_NAME:
+        return "peer", name
     message = (reply.get("data") or {}).get("message", "")
     if "skipped" in message:
         return "skipped", name

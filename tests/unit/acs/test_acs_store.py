@@ -86,5 +86,6 @@ def test_subjects_and_server_replies_are_read_as_nats_server_writes_them():
     applied = b'{"server":{"name":"n1"},"data":{"account":"A","code":200,"message":"jwt updated"}}'
     skipped = b'{"server":{"name":"n2"},"data":{"account":"A","code":200,"message":"jwt update skipped"}}'
     failed = b'{"server":{"name":"n3"},"error":{"account":"A","code":500,"description":"bad"}}'
-    assert [_reply_outcome(r) for r in (applied, skipped, failed, b"nonsense")] == [
-        ("applied", "n1"), ("skipped", "n2"), ("failed", "n3"), ("failed", "?")]
+    peer = b'{"server":{"name":"cmsgs-acs"},"data":{"account":"A","code":200,"message":"Updated jwt"}}'
+    assert [_reply_outcome(r) for r in (applied, skipped, failed, peer, b"nonsense", b"[]")] == [
+        ("applied", "n1"), ("skipped", "n2"), ("failed", "n3"), ("peer", "cmsgs-acs"), ("failed", "?"), ("failed", "?")]

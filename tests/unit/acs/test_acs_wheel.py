@@ -1,6 +1,7 @@
 """The wheel carries the collection's JWT code byte for byte, and the console script."""
 
 import configparser
+import os
 import subprocess
 import sys
 import zipfile
@@ -10,13 +11,19 @@ import pytest
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import PACKAGE_DIR, SHARED_JWT
 
 
+def _tree(top):
+    return sorted(os.path.relpath(os.path.join(d, n), top) for d, dirs, files in os.walk(top)
+                  for n in dirs + files if "__pycache__" not in d and n != "__pycache__")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
-    # A copy of the tree keeps the build's leftovers out of the repository.
+    before = _tree(PACKAGE_DIR)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-build-isolation", "--no-deps",
                     "--wheel-dir", str(out), PACKAGE_DIR], check=True, timeout=300, capture_output=True)
-    subprocess.run(["rm", "-rf", PACKAGE_DIR + "/build", PACKAGE_DIR + "/src/cmsgs_acs.egg-info"], check=True)
+    # The build works in a scratch folder: an installed collection may be read-only.
+    assert _tree(PACKAGE_DIR) == before
     (path,) = out.glob("cmsgs_acs-*.whl")
     return path
 
@@ -41,5 +48,4 @@ def test_the_wheel_declares_the_console_script_and_dependencies(wheel):
 
 
 def test_the_source_tree_has_no_second_copy():
-    import os
     assert not os.path.exists(os.path.join(PACKAGE_DIR, "src", "cmsgs_acs", "nats_jwt.py"))
