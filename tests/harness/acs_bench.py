@@ -121,7 +121,7 @@ def bench_get(lib, region, root, accounts: int, connections: int, seconds: int):
         results["cmsgs-acs"] = wrk(acs.url, script, connections, seconds, 2)
         for workers in ("1", "auto"):
             with nginx_serving(root, static, workers) as nginx_url:
-                status, body, _ = http("GET", nginx_url + "/jwt/v1/accounts/" + keys[0])
+                status, body, _headers = http("GET", nginx_url + "/jwt/v1/accounts/" + keys[0])
                 assert status == 200 and body == acs.get(keys[0])[1], "nginx does not serve the same JWT"
                 wrk(nginx_url, script, connections, 2, 2)
                 results["nginx (%s)" % workers] = wrk(nginx_url, script, connections, seconds, 2)

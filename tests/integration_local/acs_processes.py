@@ -107,7 +107,7 @@ class Acs:
                     {"Content-Type": "application/jwt"})
 
     def metric(self, name: str) -> float | None:
-        status, body, _ = http("GET", self.url + "/metrics")
+        status, body, _headers = http("GET", self.url + "/metrics")
         for line in body.decode().splitlines():
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])
@@ -137,7 +137,7 @@ class NatsServer:
     """A real nats-server in operator mode."""
 
     def __init__(self, binary: str, workdir, region, name: str = "nats", resolver=None, port: int | None = None,
-                 preload: dict | None = None):
+                 preload: dict | None = None, extra: dict | None = None):
         self.binary = binary
         self.workdir = str(workdir)
         self.port = port or free_port()
@@ -152,6 +152,7 @@ class NatsServer:
         }
         if preload:
             config["resolver_preload"] = preload
+        config.update(extra or {})
         self.config_path = os.path.join(self.workdir, name + ".conf")
         with open(self.config_path, "w") as handle:
             json.dump(config, handle, indent=2)

@@ -82,7 +82,7 @@ def test_a_user_of_an_account_pushed_as_nsc_does_is_admitted(lib, region, tmp_pa
     server_port = NatsServer(NATS_SERVER, tmp_path, region).port  # reserve a port for the server
     acs = start(processes, Acs(lib, tmp_path, region, nats_urls=["nats://127.0.0.1:%d" % server_port]))
     # HTTP serves while NATS is not there yet.
-    status, body, _ = nsc_push(acs.url + "/jwt/v1", region.app_pub, region.app.entity.jwt_path)
+    status, body, _headers = nsc_push(acs.url + "/jwt/v1", region.app_pub, region.app.entity.jwt_path)
     assert (status, body) == (200, b"")
     server = start(processes, NatsServer(NATS_SERVER, tmp_path, region, port=server_port,
                                          resolver=url_resolver(acs)))
@@ -134,7 +134,7 @@ def test_a_pushed_connection_limit_applies_without_a_restart(lib, region, tmp_pa
 
 
 def test_kill_9_during_a_burst_of_pushes_loses_no_acknowledged_push(lib, region, tmp_path, processes):
-    accounts = [new_account() for _ in range(6)]
+    accounts = [new_account() for _index in range(6)]
     base = now()
     acknowledged = {}  # pub -> last token that got 200
     stop = threading.Event()
@@ -156,7 +156,7 @@ def test_kill_9_during_a_burst_of_pushes_loses_no_acknowledged_push(lib, region,
     threads = [threading.Thread(target=pusher, args=(i,)) for i in range(len(accounts))]
     for thread in threads:
         thread.start()
-    wait_until(lambda: sum(1 for _ in acknowledged) == len(accounts) and
+    wait_until(lambda: len(acknowledged) == len(accounts) and
                len(os.listdir(acs.store_dir)) >= len(accounts), 20, what="pushes under way")
     time.sleep(0.5)
     acs.kill9()
@@ -173,7 +173,7 @@ def test_kill_9_during_a_burst_of_pushes_loses_no_acknowledged_push(lib, region,
     restarted = Acs(lib, tmp_path, region, listen_port=acs.port)
     start(processes, restarted)
     for pub, token in acknowledged.items():
-        status, body, _ = restarted.get(pub)
+        status, body, _headers = restarted.get(pub)
         assert status == 200
         served = nats_jwt.decode(body.decode(), check_times=False)
         promised = nats_jwt.decode(token, check_times=False)
@@ -185,7 +185,7 @@ def test_kill_9_during_a_burst_of_pushes_loses_no_acknowledged_push(lib, region,
 
 def test_a_secondary_serves_the_primary_accounts_and_keeps_servers_going_without_it(lib, region, tmp_path,
                                                                                     processes):
-    accounts = {a.public_key: region.mint(a, name="A%d" % i) for i, a in enumerate(new_account() for _ in range(12))}
+    accounts = {a.public_key: region.mint(a, name="A%d" % i) for i, a in enumerate(new_account() for _index in range(12))}
     primary = start(processes, Acs(lib, tmp_path, region, name="primary"))
     assert primary.post(region.app_pub, region.app_token)[0] == 200
     for pub, token in accounts.items():
@@ -193,7 +193,7 @@ def test_a_secondary_serves_the_primary_accounts_and_keeps_servers_going_without
     secondary = start(processes, Acs(lib, tmp_path, region, name="secondary", primary_url=primary.url,
                                      sync_interval_seconds=0.5))
     for pub, token in list(accounts.items()) + [(region.app_pub, region.app_token)]:
-        status, body, _ = secondary.get(pub)
+        status, body, _headers = secondary.get(pub)
         assert (status, body.decode()) == (200, token)
     assert secondary.post(region.app_pub, region.app_token)[0] == 405
 
@@ -252,7 +252,7 @@ def _acs_with_server(lib, region, tmp_path, processes, **config):
 def test_the_service_answers_pack_and_lookup_requests(lib, region, tmp_path, processes):
     import hashlib
     acs, server = _acs_with_server(lib, region, tmp_path, processes)
-    accounts = {a.public_key: region.mint(a) for a in (new_account() for _ in range(3))}
+    accounts = {a.public_key: region.mint(a) for a in (new_account() for _index in range(3))}
     for pub, token in accounts.items():
         assert acs.post(pub, token)[0] == 200
 
@@ -314,3 +314,39 @@ def test_a_secondary_on_nats_takes_a_push_to_the_primary_at_once(lib, region, tm
     wait_until(lambda: secondary.get(account.public_key)[1] == token.encode(), 5,
                what="the push on the secondary")
     wait_until(lambda: "taken by 1 account server peers" in primary.log(), 5, what="the peer's answer")
+
+
+def test_an_account_missing_here_is_looked_up_over_nats_and_not_stored(lib, region, tmp_path, processes):
+    acs, server = _acs_with_server(lib, region, tmp_path, processes, sync_interval_seconds=3600)
+    account = new_account()
+    token = region.mint(account, name="ELSEWHERE")
+    other = Acs(lib, tmp_path, region, name="other", nats_urls=[server.url], sync_interval_seconds=3600)
+    os.makedirs(other.store_dir)
+    with open(os.path.join(other.store_dir, account.public_key + ".jwt"), "w") as handle:
+        handle.write(token)
+    start(processes, other)
+    wait_until(lambda: other.metric("cmsgs_acs_nats_connected") == 1, 15, what="the other instance on NATS")
+    status, body, headers = acs.get(account.public_key)
+    assert (status, body.decode()) == (200, token)
+    assert not os.path.exists(os.path.join(acs.store_dir, account.public_key + ".jwt"))
+    started = time.monotonic()
+    assert acs.get(new_account().public_key)[0] == 404
+    assert time.monotonic() - started < 3
+
+
+def test_the_service_reaches_tls_servers_with_a_private_ca(lib, region, tmp_path, processes):
+    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
+    from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import Pki
+    pki = Pki(tmp_path)
+    cert, key, _cert, _key = pki.leaf("nats", sans=("127.0.0.1",))
+    acs = Acs(lib, tmp_path, region, nats_tls_ca_path=pki.ca_path)
+    server = NatsServer(NATS_SERVER, tmp_path, region, resolver=url_resolver(acs),
+                        extra={"tls": {"cert_file": cert, "key_file": key}})
+    acs.config["nats_urls"] = ["tls://127.0.0.1:%d" % server.port]
+    write_config(acs.config_path, acs.config)
+    start(processes, acs)
+    start(processes, server)
+    wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, 15, what="ACS connected over TLS")
+    account = new_account()
+    assert acs.post(account.public_key, region.mint(account))[0] == 200
+    wait_until(lambda: "account %s: update" % account.public_key in acs.log(), 5, what="the notification")

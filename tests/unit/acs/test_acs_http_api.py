@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, running, snapshot
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, running
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now
 
 
@@ -121,7 +121,7 @@ def test_the_operator_is_served_on_v1_and_nothing_on_v2(region, store_dir):
 
 
 def test_pack_lists_accounts_and_checks_max(region, store_dir):
-    accounts = [new_account() for _ in range(3)]
+    accounts = [new_account() for _index in range(3)]
     tokens = {a.public_key: region.mint(a, name="A%d" % i) for i, a in enumerate(accounts)}
 
     async def scenario(client):
@@ -174,7 +174,7 @@ def test_the_store_is_private(region, store_dir):
 
 
 def test_a_restart_keeps_every_account(region, store_dir):
-    accounts = [new_account() for _ in range(5)]
+    accounts = [new_account() for _index in range(5)]
     tokens = {a.public_key: region.mint(a) for a in accounts}
 
     async def push(client):
@@ -210,3 +210,20 @@ def test_leftover_temporary_files_are_removed_and_strangers_ignored(region, stor
     run(_with(region, store_dir, scenario))
     assert not (store_dir / ".tmp-abc").exists()
     assert (store_dir / "notes.txt").exists()
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408(region, store_dir):
+    import asyncio
+
+    async def scenario(client):
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(("POST /jwt/v1/accounts/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\neyJ"
+                      % region.app_pub).encode())
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        rest = await asyncio.wait_for(reader.read(4096), 10)
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 408"), status_line
+        assert b"did not arrive within 0.5 seconds" in rest
+    run(_with(region, store_dir, scenario, request_timeout_seconds=0.5))
+    assert not os.path.exists(store_dir / (region.app_pub + ".jwt"))

@@ -46,7 +46,8 @@ async def serve(service: Service, ready=None):
              "secondary of %s" % config.primary_url if config.is_secondary else "primary")
 
     if config.nats_urls:
-        service.nats = NatsLink(service, config.nats_urls, config.sys_creds_path, config.sync_interval_seconds)
+        service.nats = NatsLink(service, config.nats_urls, config.sys_creds_path, config.sync_interval_seconds,
+                                config.nats_tls_ca_path)
         service.nats.start()
     else:
         LOG.info("nats_urls is empty: no claim update notifications, no NATS sync")

@@ -8,6 +8,7 @@ what would be accepted, before anything starts.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 
@@ -38,6 +39,8 @@ class Config:
     # How often a secondary pulls the primary's pack, and how often any
     # instance with NATS asks its peers for theirs (hash protocol).
     sync_interval_seconds: float = 10.0
+    # CA bundle for tls:// NATS URLs whose servers use a private CA.
+    nats_tls_ca_path: str = ""
 
     @property
     def is_secondary(self) -> bool:
@@ -122,6 +125,7 @@ _PARSERS = {
     "delete_expired": _boolean,
     "log_level": _text,
     "sync_interval_seconds": _seconds,
+    "nats_tls_ca_path": _text,
 }
 
 
@@ -159,6 +163,10 @@ def parse(data: dict, source: str = "the configuration") -> Config:
     if values.get("nats_urls") and not values.get("sys_creds_path"):
         raise ConfigError("nats_urls is set but sys_creds_path is empty: notifying the servers "
                           "needs a user of the system account")
+    ca_path = values.get("nats_tls_ca_path")
+    if ca_path and not os.path.isfile(ca_path):
+        raise ConfigError("nats_tls_ca_path %s is not a file; give the CA bundle that signed the NATS "
+                          "servers' certificates, or leave it empty" % ca_path)
     return Config(operator_jwt=operator_inline, **values)
 
 

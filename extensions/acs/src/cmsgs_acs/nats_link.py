@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import time
 
 import nats
@@ -55,8 +56,9 @@ def _account_of(subject: str) -> str:
 
 
 class NatsLink:
-    def __init__(self, service, urls: list, creds_path: str, sync_interval: float):
+    def __init__(self, service, urls: list, creds_path: str, sync_interval: float, ca_path: str = ""):
         self.service = service
+        self.tls = ssl.create_default_context(cafile=ca_path) if ca_path else None
         self.urls = urls
         self.creds_path = creds_path
         self.sync_interval = sync_interval
@@ -98,7 +100,7 @@ class NatsLink:
         while self.client is None:
             try:
                 self.client = await nats.connect(
-                    servers=self.urls, user_credentials=self.creds_path, name=SERVER_NAME, no_echo=True,
+                    servers=self.urls, user_credentials=self.creds_path, name=SERVER_NAME, no_echo=True, tls=self.tls,
                     allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
                     error_cb=self._on_error, disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected)
@@ -192,7 +194,7 @@ class NatsLink:
     async def _on_lookup(self, msg):
         if not msg.reply:
             return
-        _, data = self.service.lookup(_account_of(msg.subject))
+        _entry, data = self.service.lookup(_account_of(msg.subject))
         if data is not None:
             await self.client.publish(msg.reply, data)
 

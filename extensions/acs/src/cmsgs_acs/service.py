@@ -98,7 +98,7 @@ class Service:
             result = "refused"
         else:
             try:
-                changed, _ = await self.store.save(decoded, refuse_older=False)
+                changed, _previous = await self.store.save(decoded, refuse_older=False)
             except OSError as exc:
                 LOG.error("cannot write the JWT of %s from %s: %s", pub, source, exc)
                 result = "error"

@@ -137,7 +137,7 @@ class Store:
     def live_entries(self, now: float | None = None):
         """Entries that are not expired, in key order (what a pack holds)."""
         now = time.time() if now is None else now
-        return [entry for _, entry in sorted(self.entries.items()) if not entry.expired(now)]
+        return [entry for _pub, entry in sorted(self.entries.items()) if not entry.expired(now)]
 
     def pack_hash(self, now: float | None = None) -> bytes:
         """XOR of sha256 over the JWTs a pack would hold (nats-server's Hash)."""
