@@ -70,3 +70,30 @@ def test_the_command_line_reports_a_bad_file_and_its_version(region, tmp_path):
     version = subprocess.run([sys.executable, "-c", bootstrap, "--version"], env=env, check=False,
                              capture_output=True, text=True, timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("cmsgs-acs ")
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"system_account_jwt_path": "/nonexistent/SYS.jwt"}, "system_account_jwt_path /nonexistent/SYS.jwt is not"),
+    ({"nats_urls": ["nats://127.0.0.1:4222"], "sys_creds_path": "/nonexistent/sys.creds"},
+     "sys_creds_path /nonexistent/sys.creds cannot be used"),
+])
+def test_unusable_files_are_named_at_start(region, tmp_path, change, words):
+    from cmsgs_acs.service import Service
+    with pytest.raises(ValueError, match=words):
+        Service(parse(dict(acs_config(region, tmp_path), **change)))
+
+
+def test_the_system_account_file_must_hold_the_operator_system_account(region, tmp_path):
+    from cmsgs_acs.service import Service
+    with pytest.raises(ValueError, match="names %s as its system account" % region.sys_pub):
+        Service(parse(dict(acs_config(region, tmp_path), system_account_jwt_path=region.app.entity.jwt_path)))
+
+
+def test_creds_that_are_not_creds_fail_without_showing_them(region, tmp_path):
+    from cmsgs_acs.service import Service
+    secret = tmp_path / "secret.creds"
+    secret.write_text("SUAPY7KLEK2XYYT7PGQZLU2KDBDE43ZPE4JBGTRLR462NVOI2ZM7VKYFKE")
+    with pytest.raises(ValueError) as raised:
+        Service(parse(dict(acs_config(region, tmp_path), nats_urls="nats://127.0.0.1:4222",
+                           sys_creds_path=str(secret))))
+    assert "not a .creds file" in str(raised.value) and "SUAPY" not in str(raised.value)

@@ -31,7 +31,6 @@ async def serve(service: Service, ready=None):
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
-    service.open()
     puller = None
     if config.is_secondary:
         puller = PrimaryPuller(service)
@@ -98,6 +97,12 @@ def main(argv=None):
         service = Service(config)
     except (ValueError, OSError) as exc:
         print("cmsgs-acs: %s" % exc, file=sys.stderr)
+        sys.exit(2)
+    try:
+        service.open()
+    except OSError as exc:
+        print("cmsgs-acs: store_dir %s cannot be used: %s (it must be a folder this user can write)"
+              % (config.store_dir, exc), file=sys.stderr)
         sys.exit(2)
     policy = _event_loop_policy()
     if policy is not None:

@@ -32,12 +32,33 @@ class Service:
         self.nats = None  # a NatsLink once started
         if config.system_account_jwt_path:
             self.system_account_jwt = self._read_system_account(config.system_account_jwt_path)
+        if config.nats_urls:
+            self._check_creds(config.sys_creds_path)
 
     def _read_system_account(self, path: str):
-        with open(path, "rb") as handle:
-            data = handle.read().strip()
-        decoded = nats_jwt.decode(data.decode("ascii"), expected_kind=nats_jwt.ACCOUNT, check_times=False)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read().strip()
+            decoded = nats_jwt.decode(data.decode("ascii"), expected_kind=nats_jwt.ACCOUNT, check_times=False)
+        except (OSError, UnicodeError, nats_jwt.JwtError) as exc:
+            raise ValueError("system_account_jwt_path %s is not a readable account JWT: %s" % (path, exc)) from None
+        if self.operator.system_account and decoded.subject != self.operator.system_account:
+            raise ValueError("system_account_jwt_path %s holds account %s, but operator %s names %s as its "
+                             "system account" % (path, decoded.subject, self.operator.name,
+                                                 self.operator.system_account))
         return decoded
+
+    @staticmethod
+    def _check_creds(path: str):
+        """Read the SYS creds once at start so that a wrong path fails now (nothing of it is shown)."""
+        try:
+            with open(path, encoding="ascii") as handle:
+                token, _seed = nats_jwt.parse_creds(handle.read())
+            user = nats_jwt.decode(token, expected_kind=nats_jwt.USER, check_times=False)
+        except (OSError, UnicodeError, nats_jwt.JwtError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a .creds file of a NATS user"
+            raise ValueError("sys_creds_path %s cannot be used: %s" % (path, reason)) from None
+        return user
 
     def open(self):
         self.store.open()

@@ -103,7 +103,17 @@ class Store:
     def open(self):
         """Create the folder if needed and load every account JWT in it."""
         os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        os.chmod(self.directory, 0o700)
+        mode = os.stat(self.directory).st_mode & 0o777
+        if mode & 0o077:
+            try:
+                os.chmod(self.directory, 0o700)
+            except PermissionError:
+                LOG.warning("store %s has mode %04o and is not ours to change; it should be 0700",
+                            self.directory, mode)
+        # Fail now, not at the first push, when the folder is not writable.
+        probe_fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.directory)
+        os.close(probe_fd)
+        os.unlink(probe)
         for name in sorted(os.listdir(self.directory)):
             path = os.path.join(self.directory, name)
             if name.startswith(TEMP_PREFIX):
