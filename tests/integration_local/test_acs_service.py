@@ -22,7 +22,7 @@ from ansible_collections.cmsgs.nats.tests.integration_local.acs_processes import
     url_resolver,
     wait_until,
 )
-from ansible_collections.cmsgs.nats.tests.unit.acs.region import Region, new_account, now
+from ansible_collections.cmsgs.nats.tests.unit.acs.region import Region, new_account, now, write_config
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary
 
 nats = pytest.importorskip("nats")
@@ -96,7 +96,6 @@ def test_a_pushed_connection_limit_applies_without_a_restart(lib, region, tmp_pa
     acs = Acs(lib, tmp_path, region)
     server = NatsServer(NATS_SERVER, tmp_path, region, resolver=url_resolver(acs))
     acs.config["nats_urls"] = [server.url]
-    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
     write_config(acs.config_path, acs.config)
     start(processes, acs)
     assert acs.post(account.public_key, region.mint(account, issued_at=now() - 10))[0] == 200
@@ -223,12 +222,11 @@ def test_full_resolver_servers_and_the_service_exchange_packs(lib, region, tmp_p
                         preload={region.sys_pub: open(region.sys_jwt_path).read().strip(),
                                  only_on_server.public_key: only_token})
     acs.config["nats_urls"] = [server.url]
-    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
     write_config(acs.config_path, acs.config)
     start(processes, acs)
-    assert acs.post(pushed.public_key, region.mint(pushed, name="PUSHED")).__getitem__(0) == 200
+    assert acs.post(pushed.public_key, region.mint(pushed, name="PUSHED"))[0] == 200
     start(processes, server)
-    wait_until(lambda: (resolver_dir / (pushed.public_key + ".jwt")).exists(), 20,
+    wait_until((resolver_dir / (pushed.public_key + ".jwt")).exists, 20,
                what="the pushed account in the full resolver's store")
     wait_until(lambda: acs.get(only_on_server.public_key)[0] == 200 and
                os.path.exists(os.path.join(acs.store_dir, only_on_server.public_key + ".jwt")), 20,
@@ -238,7 +236,6 @@ def test_full_resolver_servers_and_the_service_exchange_packs(lib, region, tmp_p
 
 def _acs_with_server(lib, region, tmp_path, processes, **config):
     """A service notifying a URL-resolver server that resolves through it."""
-    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
     acs = Acs(lib, tmp_path, region, **config)
     server = NatsServer(NATS_SERVER, tmp_path, region, resolver=url_resolver(acs))
     acs.config["nats_urls"] = [server.url]
@@ -302,7 +299,6 @@ def test_the_service_reconnects_after_the_server_restarts(lib, region, tmp_path,
 def test_a_secondary_on_nats_takes_a_push_to_the_primary_at_once(lib, region, tmp_path, processes):
     """With NATS, a change reaches the secondary by the primary's notification,
     long before its next pull (the sync interval here is an hour)."""
-    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
     primary, server = _acs_with_server(lib, region, tmp_path, processes)
     secondary = Acs(lib, tmp_path, region, name="secondary", primary_url=primary.url,
                     nats_urls=[server.url], sync_interval_seconds=3600)
@@ -335,7 +331,6 @@ def test_an_account_missing_here_is_looked_up_over_nats_and_not_stored(lib, regi
 
 
 def test_the_service_reaches_tls_servers_with_a_private_ca(lib, region, tmp_path, processes):
-    from ansible_collections.cmsgs.nats.tests.unit.acs.region import write_config
     from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import Pki
     pki = Pki(tmp_path)
     cert, key, _cert, _key = pki.leaf("nats", sans=("127.0.0.1",))
