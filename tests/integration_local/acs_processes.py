@@ -65,8 +65,9 @@ def nsc_push(account_server_url: str, pub: str, jwt_file: str):
 class Acs:
     """One cmsgs-acs process."""
 
-    def __init__(self, lib: str, workdir, region, name: str = "acs", **config):
+    def __init__(self, lib: str, workdir, region, name: str = "acs", uvloop: bool = True, **config):
         self.lib = lib
+        self.uvloop = uvloop
         self.workdir = str(workdir)
         self.port = config.pop("listen_port", None) or free_port()
         self.store_dir = os.path.join(self.workdir, name + "-store")
@@ -79,7 +80,12 @@ class Acs:
     def start(self, wait: bool = True):
         env = dict(os.environ, PYTHONPATH=self.lib)
         log = open(self.log_path, "a")
-        self.process = subprocess.Popen([sys.executable, "-m", "cmsgs_acs", "--config", self.config_path],
+        if self.uvloop:
+            command = [sys.executable, "-m", "cmsgs_acs"]
+        else:  # the standard asyncio loop, to compare with uvloop
+            command = [sys.executable, "-c", "import sys; sys.modules['uvloop'] = None; "
+                       "from cmsgs_acs.cli import main; main()"]
+        self.process = subprocess.Popen(command + ["--config", self.config_path],
                                         env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if wait:
