@@ -280,6 +280,12 @@ def test_the_service_answers_pack_and_lookup_requests(lib, region, tmp_path, pro
         finally:
             await client.close()
     asyncio.run(asyncio.wait_for(scenario(), 30))
+    # ?notify=true publishes the stored JWT again.
+    pub = next(iter(accounts))
+    marker = "account %s: update" % pub
+    wait_until(lambda: acs.log().count(marker) == 1, 5, what="the push's notification")
+    assert acs.get(pub + "?notify=true")[0] == 200
+    wait_until(lambda: acs.log().count(marker) == 2, 5, what="the repeated notification")
 
 
 def test_the_service_reconnects_after_the_server_restarts(lib, region, tmp_path, processes):

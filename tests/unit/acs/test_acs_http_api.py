@@ -58,6 +58,8 @@ def test_a_pushed_account_is_served_with_its_etag(region, store_dir):
         decoded = await (await client.get(path + "?decode=true")).text()
         assert '"alg": "ed25519-nkey"' in decoded and '"sub": "%s"' % region.app_pub in decoded
         assert (await client.get(path + "?check=true")).status == 200
+        no_nats = await client.get(path + "?notify=true")
+        assert no_nats.status == 500 and "nats_urls is empty" in await no_nats.text()
         jti_lookup = await client.get(path + "?jti=" + jti)
         assert jti_lookup.status == 501
         assert "no longer supported" in await jti_lookup.text()

@@ -24,6 +24,7 @@ GET  /jwt/v1/accounts/<account>   the account JWT (application/jwt, ETag; If-Non
        ?text=true                 as text/plain
        ?decode=true               header and claims as indented JSON
        ?check=true                404 if the JWT has expired
+       ?notify=true               publish the claim update to the servers again
 GET  /jwt/v1/accounts/            200, empty: the probe nats-server sends at start
 POST /jwt/v1/accounts/<account>   store an account JWT (the body), as `nsc push` sends it;
                                   400 bad or untrusted JWT, 409 older than the stored one, 413 too large%(post_note)s
@@ -105,6 +106,12 @@ class HttpApi:
         if entry is not None:
             if check and entry.expired(time.time()):
                 return web.Response(status=404)
+            if _flag(request, "notify"):
+                nats_link = self.service.nats
+                if nats_link is None or not nats_link.connected:
+                    return _text(500, "error sending notification of change: %s" % (
+                        "nats_urls is empty" if nats_link is None else "NATS is not connected"))
+                nats_link.notify(entry)
             inm = request.headers.get("If-None-Match")
             if inm and entry.etag in inm:
                 return web.Response(status=304)
