@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -24,7 +25,7 @@ EXPIRY_SWEEP_SECONDS = 60
 RUNNER_OPTIONS = {"access_log": None, "keepalive_timeout": 75, "handler_cancellation": True}
 
 
-async def serve(service: Service, ready=None):
+async def serve(service: Service):
     config = service.config
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -53,8 +54,10 @@ async def serve(service: Service, ready=None):
     if puller is not None:
         puller.start(config.sync_interval_seconds)
     sweeper = asyncio.ensure_future(_sweep(service)) if config.delete_expired else None
-    if ready is not None:
-        ready.set()
+    # What start-up made lives as long as the process: keep it out of the
+    # collector's passes, which would otherwise pause requests.
+    gc.collect()
+    gc.freeze()
     await stop.wait()
     LOG.info("stopping")
     if sweeper is not None:
