@@ -61,10 +61,12 @@ class HttpApi:
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[self._count])
-        app.router.add_get("/jwt/v1/accounts", self.probe, name="accounts_probe")
-        app.router.add_get("/jwt/v1/accounts/", self.probe, name="accounts_probe_slash")
+        # The account route first: the router tries routes in order, and
+        # nearly every request is a GET of an account.
         app.router.add_get("/jwt/v1/accounts/{pub}", self.get_account, name="account")
         app.router.add_post("/jwt/v1/accounts/{pub}", self.post_account, name="account_push")
+        app.router.add_get("/jwt/v1/accounts", self.probe, name="accounts_probe")
+        app.router.add_get("/jwt/v1/accounts/", self.probe, name="accounts_probe_slash")
         app.router.add_get("/jwt/v1/operator", self.get_operator, name="operator")
         app.router.add_get("/jwt/v1/pack", self.pack, name="pack")
         app.router.add_get("/jwt/v1/help", self.help, name="help")
