@@ -206,7 +206,7 @@ def test_a_secondary_serves_the_primary_accounts_and_keeps_servers_going_without
     server = start(processes, NatsServer(NATS_SERVER, tmp_path, region, resolver=url_resolver(secondary)))
     assert admitted(server.url, region.app_creds) == b"order 42"
     assert admitted(server.url, region.user_creds(late, "late-user", tmp_path)) == b"order 42"
-    assert "not reachable" in secondary.log()
+    wait_until(lambda: "not reachable" in secondary.log(), 10, what="the secondary noticing the primary is down")
 
 
 def test_full_resolver_servers_and_the_service_exchange_packs(lib, region, tmp_path, processes):
