@@ -148,3 +148,20 @@ def test_no_log_line_holds_a_seed(region, account, tmp_path, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "push account=" in text
     assert seed not in text and "SU" + seed[2:10] not in text
+
+
+def test_an_oversized_chunked_body_is_413_too(region, account, tmp_path):
+    service = make_service(region, tmp_path / "store", max_body_bytes=4096)
+
+    async def body():
+        for _index in range(10):
+            yield b"x" * 1024
+
+    async def scenario():
+        async with running(service) as client:
+            response = await client.post("/jwt/v1/accounts/" + account.public_key, data=body())
+            assert response.request_info.headers.get("Transfer-Encoding") == "chunked"
+            assert response.status == 413
+            assert "max_body_bytes (4096 bytes)" in await response.text()
+    run(scenario())
+    assert service.store.get(account.public_key) is None
