@@ -44,6 +44,7 @@ ACK_WINDOW_SECONDS = 1.0
 LOOKUP_TIMEOUT_SECONDS = 1.0
 PACK_MESSAGE_TIMEOUT_SECONDS = 1.0
 RETRY_MAX_SECONDS = 10.0
+ERROR_REPEAT_SECONDS = 60.0
 
 
 def _account_of(subject: str) -> str:
@@ -67,6 +68,7 @@ class NatsLink:
         self._tasks = set()
         self._runner = None
         self._seq = 0
+        self._last_error, self._last_error_at = None, 0.0
         self._id = "%s-%s-%d" % (SERVER_NAME, socket.gethostname(), os.getpid())
 
     @property
@@ -125,7 +127,15 @@ class NatsLink:
                     LOG.warning("pack request over NATS failed: %s", exc)
 
     async def _on_error(self, exc):
-        LOG.warning("NATS: %s", exc.__class__.__name__ + (": %s" % exc if str(exc) else ""))
+        # nats-py reports every failed attempt (one a second while the
+        # servers are down): repeat the same message at most once a minute.
+        message = exc.__class__.__name__ + (": %s" % exc if str(exc) else "")
+        moment = time.monotonic()
+        if message == self._last_error and moment - self._last_error_at < ERROR_REPEAT_SECONDS:
+            LOG.debug("NATS: %s", message)
+            return
+        self._last_error, self._last_error_at = message, moment
+        LOG.warning("NATS: %s (HTTP keeps serving; retrying every second)", message)
 
     async def _on_disconnected(self):
         LOG.warning("disconnected from NATS; reconnecting, HTTP keeps serving")
