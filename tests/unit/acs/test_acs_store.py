@@ -89,3 +89,28 @@ def test_subjects_and_server_replies_are_read_as_nats_server_writes_them():
     peer = b'{"server":{"name":"cmsgs-acs"},"data":{"account":"A","code":200,"message":"Updated jwt"}}'
     assert [_reply_outcome(r) for r in (applied, skipped, failed, peer, b"nonsense", b"[]")] == [
         ("applied", "n1"), ("skipped", "n2"), ("failed", "n3"), ("peer", "cmsgs-acs"), ("failed", "?"), ("failed", "?")]
+
+
+def test_a_write_is_flushed_then_renamed_then_the_folder_flushed(tmp_path, monkeypatch):
+    """What no crash test on a live kernel can show: the order of the syscalls."""
+    events = []
+    real_fsync, real_replace = store_module.os.fsync, store_module.os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.path.realpath("/proc/self/fd/%d" % fd)))
+        real_fsync(fd)
+
+    def replace(source, target):
+        events.append(("replace", os.path.basename(source).startswith(".tmp-"), str(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(store_module.os, "fsync", fsync)
+    monkeypatch.setattr(store_module.os, "replace", replace)
+    store_module.write_atomic(str(tmp_path), "A.jwt", b"token")
+    target = str(tmp_path / "A.jwt")
+    assert [event[0] for event in events] == ["fsync", "replace", "fsync"]
+    assert os.path.basename(events[0][1]).startswith(".tmp-")
+    assert events[1] == ("replace", True, target)
+    assert events[2] == ("fsync", str(tmp_path))
+    assert (tmp_path / "A.jwt").read_bytes() == b"token"
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o600)
