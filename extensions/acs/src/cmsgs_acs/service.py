@@ -126,7 +126,8 @@ class Service:
             else:
                 result = "stored" if changed else "unchanged"
                 if changed:
-                    LOG.info("took the JWT of %s from %s (jti %s)", pub, source, decoded.claims.get("jti"))
+                    # A summary line per pull or pack follows; one line per account only when debugging.
+                    LOG.debug("took the JWT of %s from %s (jti %s)", pub, source, decoded.claims.get("jti"))
         self.metrics.merges[(source.split(" ")[0], result)] += 1
         return result
 
