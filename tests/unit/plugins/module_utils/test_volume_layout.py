@@ -12,9 +12,11 @@ import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils.volume_layout import (
     VolumeLayoutError,
+    apply,
     format_deviation,
     normalize_entries,
     parse_mode,
+    plan,
     run_layout,
 )
 
@@ -239,3 +241,74 @@ def test_check_mode_accepts_accounts_an_earlier_task_would_create(tmp_path):
         run_layout(None, entries)
     with pytest.raises(VolumeLayoutError, match='does not exist'):
         run_layout(None, entries, mode='audit', check_mode=True)
+
+
+def _planned(root, entries, follow=False):
+    return plan(normalize_entries(root, entries), follow)
+
+
+def test_a_file_replaced_between_check_and_change_is_left_alone(vol, tmp_path):
+    # Another process swaps SYS.jwt for a different file after the check: the
+    # change must not land on the newcomer (it is not the inode that was checked).
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}])
+    newcomer = tmp_path / 'newcomer'
+    newcomer.write_text('y')
+    newcomer.chmod(0o644)
+    os.rename(str(newcomer), str(vol / 'SYS.jwt'))
+    with pytest.raises(VolumeLayoutError, match='SYS.jwt was replaced while being checked, run again'):
+        apply(steps)
+    assert meta(vol / 'SYS.jwt')[2] == 0o644
+
+
+def test_a_file_swapped_for_a_symlink_to_itself_is_not_followed(vol, tmp_path):
+    # The symlink leads to the very inode that was checked, now outside the
+    # volume: only O_NOFOLLOW stops the chmod from going through the link.
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}])
+    moved = tmp_path / 'moved-out'
+    os.rename(str(vol / 'SYS.jwt'), str(moved))
+    (vol / 'SYS.jwt').symlink_to(moved)
+    with pytest.raises(VolumeLayoutError, match='cannot set permissions on .*SYS.jwt: Too many levels of symbolic links'):
+        apply(steps)
+    assert meta(moved)[2] == 0o644
+
+
+def test_follow_still_works_through_a_link_swapped_in_for_the_same_inode(vol, tmp_path):
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}], follow=True)
+    moved = tmp_path / 'moved-out'
+    os.rename(str(vol / 'SYS.jwt'), str(moved))
+    (vol / 'SYS.jwt').symlink_to(moved)
+    apply(steps, follow=True)
+    assert meta(moved)[2] == 0o600
+
+
+@pytest.mark.parametrize('path', ['/srv/v2/secret', '../v2/secret', '/srv/vx', '/srv'])
+def test_a_sibling_sharing_the_roots_prefix_is_outside_the_root(path):
+    with pytest.raises(VolumeLayoutError, match='path leaves root /srv/v, remove the ".." parts'):
+        normalize_entries('/srv/v', [{'path': path}])
+
+
+@pytest.mark.parametrize('root', ['/srv/v', '/srv/v/', '/srv//v'])
+def test_the_root_itself_and_paths_below_it_are_inside(root):
+    entries = normalize_entries(root, [{'path': '.', 'state': 'directory'}, {'path': '/srv/v/a'}, {'path': 'b/../c'}])
+    assert [e.path for e in entries] == ['/srv/v', '/srv/v/a', '/srv/v/c']
+
+
+def test_a_relative_root_is_refused():
+    with pytest.raises(VolumeLayoutError, match='root srv/v must be an absolute path'):
+        normalize_entries('srv/v', [{'path': 'a'}])
+
+
+@pytest.mark.parametrize('state', ['file', 'directory'])
+def test_a_dangling_symlink_is_an_error_when_following(vol, state):
+    (vol / 'gone').symlink_to(vol / 'never-there')
+    before = snapshot(vol)
+    with pytest.raises(VolumeLayoutError, match='gone is a symlink to a missing target, fix or remove the link'):
+        run_layout(str(vol), [{'path': 'gone', 'state': state, 'mode': '0600', 'required': False}], follow=True)
+    assert snapshot(vol) == before
+    assert not (vol / 'never-there').exists()
+
+
+def test_a_dangling_symlink_is_refused_as_a_symlink_without_follow(vol):
+    (vol / 'gone').symlink_to(vol / 'never-there')
+    with pytest.raises(VolumeLayoutError, match='gone is a symlink; a symlink could redirect'):
+        run_layout(str(vol), [{'path': 'gone', 'mode': '0600'}])
