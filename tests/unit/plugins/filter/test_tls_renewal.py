@@ -10,6 +10,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cmsgs.nats.plugins.filter import tls_renewal
+from ansible_collections.cmsgs.nats.tests.unit.secret_forms import leaked_forms, pem_file_key_forms
 from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import (
     CLIENT_AUTH, DAY, NOW, SERVER_AUTH, Pki, cert_pem, file_lines, key_pem, make_cert, make_key,
 )
@@ -120,6 +121,7 @@ def test_no_key_material_in_the_reasons(pki):
     text = " ".join(reasons(cert, purpose="cluster", key_path=other, ca_path=pki.ca_path, names=["elsewhere"]))
     assert "does not belong" in text
     assert not [line for line in file_lines(other) if line in text]
+    assert leaked_forms(pem_file_key_forms(other) + pem_file_key_forms(_key), text) == 0
 
 
 def test_an_unknown_purpose_is_a_filter_error(pki):
