@@ -18,6 +18,7 @@ from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib 
     Pki, check_config, free_port, nats_server_version,
 )
 
+
 class _Filters:
     """The registered filters, looked up at each use rather than once at import,
     so that a test sees the filters() it runs with (mutation testing swaps it)."""

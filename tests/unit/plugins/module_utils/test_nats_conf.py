@@ -117,7 +117,7 @@ def test_restart_fingerprint_covers_settings_a_reload_cannot_apply(change):
 ])
 def test_each_setting_a_reload_refuses_changes_the_fingerprint(path):
     def config(value):
-        top, _, nested = path.partition(".")
+        top, _dot, nested = path.partition(".")
         return {"listen": "0.0.0.0:4222", top: {nested: value} if nested else value}
     assert restart_fingerprint(config("one")) != restart_fingerprint(config("two"))
 

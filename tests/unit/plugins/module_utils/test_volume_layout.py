@@ -268,8 +268,9 @@ def test_a_file_swapped_for_a_symlink_to_itself_is_not_followed(vol, tmp_path):
     moved = tmp_path / 'moved-out'
     os.rename(str(vol / 'SYS.jwt'), str(moved))
     (vol / 'SYS.jwt').symlink_to(moved)
-    with pytest.raises(VolumeLayoutError, match=r'^cannot set permissions on %s: Too many levels of symbolic links '
-                                                 r'\(does the task run with become: true\?\)$' % (vol / 'SYS.jwt')):
+    message = (r'^cannot set permissions on %s: Too many levels of symbolic links '
+               r'\(does the task run with become: true\?\)$' % (vol / 'SYS.jwt'))
+    with pytest.raises(VolumeLayoutError, match=message):
         apply(steps)
     assert meta(moved)[2] == 0o644
 
