@@ -2,6 +2,7 @@
 # requirements.txt; nothing installed by hand is needed.
 #   make demo   deploy one NATS server in a local systemd container and use it
 #   make test   the whole suite: unit, lint, sanity, molecule scenarios
+#   make mutation  mutation score of plugins/ (and extensions/acs) against the unit tests
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
@@ -14,7 +15,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= standalone region1 tls
 COLLECTION_LINK := .cache/collections/ansible_collections/cmsgs/nats
 
-.PHONY: venv test unit lint sanity molecule demo demo-destroy bench harness clean acs-wheel
+.PHONY: venv test unit lint sanity molecule demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +45,18 @@ acs-wheel: venv
 	  $$(grep -E '^($(subst $(eval) ,|,$(ACS_DEPENDENCIES)))==' requirements.txt)
 	ls $(ACS_WHEELS)
 
-unit: venv
+unit: venv nats-server-debian
 	tests/harness/ensure-go-jwt.sh
 	$(BIN)/python -m pytest -q tests/unit tests/integration_local
+
+# Debian's nats-server (2.9), unpacked under .cache for the reload-or-restart
+# oracle; never installed as a package or service.
+nats-server-debian:
+	tests/harness/nats-server-debian.sh >/dev/null
+
+# Not part of `make test`: a full run takes about half an hour on 2 cores.
+mutation: venv
+	tests/mutation/run.sh
 
 lint: venv
 	$(BIN)/ansible-lint --offline

@@ -15,8 +15,10 @@ import json
 import re
 
 # Settings nats-server cannot change on SIGHUP: changing any of these needs a
-# restart (nats-server/server/reload.go refuses them). Dotted paths address
-# nested blocks; a path matches the key itself and everything below it.
+# restart. Dotted paths address nested blocks; a path matches the key itself and
+# everything below it. tests/integration_local/test_reload_oracle.py changes each
+# one on a running server (the pinned version and Debian's 2.9) and sees the
+# reload refused; TLS blocks, cluster name, routes and advertise reload.
 RESTART_REQUIRED_PATHS = (
     "listen",
     "host",
@@ -28,12 +30,11 @@ RESTART_REQUIRED_PATHS = (
     "https_port",
     "monitor_port",
     "server_name",
-    "cluster.name",
+    "lame_duck_duration",
+    "max_pending",
     "cluster.listen",
     "cluster.host",
     "cluster.port",
-    "cluster.advertise",
-    "cluster.no_advertise",
     "gateway.name",
     "gateway.listen",
     "gateway.host",
@@ -41,6 +42,26 @@ RESTART_REQUIRED_PATHS = (
     "gateway.advertise",
     "gateway.reject_unknown_cluster",
     "gateway.gateways",
+    "gateway.authorization",
+    "gateway.connect_retries",
+    "leafnodes.listen",
+    "leafnodes.host",
+    "leafnodes.port",
+    "leafnodes.advertise",
+    "leafnodes.authorization",
+    # 2.9 refuses these three; newer servers reload them.
+    "leafnodes.remotes",
+    "jetstream.max_memory_store",
+    "jetstream.max_file_store",
+    "websocket.listen",
+    "websocket.host",
+    "websocket.port",
+    "websocket.advertise",
+    "websocket.no_tls",
+    "websocket.compression",
+    "mqtt.listen",
+    "mqtt.host",
+    "mqtt.port",
     "operator",
     "operators",
     "system_account",

@@ -131,3 +131,17 @@ def test_every_filter_has_documentation_under_its_own_name():
         assert doc["DOCUMENTATION"]["name"] == name
         assert set(doc["DOCUMENTATION"]["options"]) == {"_input", "kind", "check_times"}
         assert "cmsgs.nats." + name in doc["EXAMPLES"]
+
+
+def test_times_are_checked_unless_turned_off():
+    expired = operator_token(exp=1000)
+    with pytest.raises(AnsibleFilterError, match="^nats_jwt_claims: not a valid NATS JWT: the JWT expired at 1000$"):
+        nats_jwt_claims(expired)
+    assert nats_jwt_claims(expired, check_times=False)["exp"] == 1000
+
+
+@pytest.mark.parametrize("value, reason", [(42, "expected a JWT as text, got int"), ("  \n", "the value is empty")])
+def test_values_that_are_no_token_are_named(value, reason):
+    with pytest.raises(AnsibleFilterError) as failure:
+        nats_jwt_claims(value)
+    assert str(failure.value) == "nats_jwt_claims: not a valid NATS JWT: " + reason

@@ -10,6 +10,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cmsgs.nats.plugins.filter import tls_renewal
+from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
+from ansible_collections.cmsgs.nats.tests.unit.secret_forms import leaked_forms, pem_file_key_forms
 from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import (
     CLIENT_AUTH, DAY, NOW, SERVER_AUTH, Pki, cert_pem, file_lines, key_pem, make_cert, make_key,
 )
@@ -120,9 +122,38 @@ def test_no_key_material_in_the_reasons(pki):
     text = " ".join(reasons(cert, purpose="cluster", key_path=other, ca_path=pki.ca_path, names=["elsewhere"]))
     assert "does not belong" in text
     assert not [line for line in file_lines(other) if line in text]
+    assert leaked_forms(pem_file_key_forms(other) + pem_file_key_forms(_key), text) == 0
 
 
 def test_an_unknown_purpose_is_a_filter_error(pki):
     cert, _key = leaf(pki)
     with pytest.raises(AnsibleFilterError, match="tls_renewal_reasons: purpose 'routes' is not one of"):
         reasons(cert, purpose="routes")
+
+
+def test_renewal_is_due_within_30_days_by_default(pki):
+    cert, key = leaf(pki, not_after=NOW + 30 * DAY + DAY // 2)
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES) == []
+    due = reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES, renew_days=31)
+    assert len(due) == 1 and "expires" in due[0]
+
+
+def test_names_beyond_the_wanted_ones_are_a_reason_by_default(pki):
+    cert, key = leaf(pki, sans=NAMES + ["old.example.com", "10.0.0.99"])
+    found = reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES)
+    assert found == ["its subjectAltNames still hold old.example.com, 10.0.0.99"]
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES, exact_names=False) == []
+
+
+def test_wanted_names_match_without_case_trailing_dot_or_brackets(pki):
+    cert, key = leaf(pki, sans=["nats-1.example.com", "10.0.0.11", "::1"])
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path,
+                   names=["NATS-1.example.com.", "[::1]", "10.0.0.11"]) == []
+
+
+def test_an_unknown_purpose_names_every_purpose(pki):
+    cert, _key = leaf(pki)
+    with pytest.raises(AnsibleFilterError) as failure:
+        reasons(cert, purpose="routes")
+    assert str(failure.value) == "tls_renewal_reasons: purpose 'routes' is not one of %s" % ", ".join(
+        sorted(tls_spec.PURPOSES))

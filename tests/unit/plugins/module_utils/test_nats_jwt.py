@@ -7,11 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import pathlib
+import re
 
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import JwtError, KeyPair
+from ansible_collections.cmsgs.nats.tests.unit.secret_forms import leaked_forms, seed_forms
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "jwt"
 SEEDS = json.loads((FIXTURES / "seeds.json").read_text())
@@ -211,13 +213,51 @@ def test_expired_tokens_are_refused_unless_times_are_not_checked():
     assert nats_jwt.decode(token, check_times=False).claims["exp"] == 1000
 
 
-def test_v1_tokens_are_refused():
-    claims = {"jti": "X", "iat": 1, "iss": PUB["operator"], "sub": PUB["operator"], "type": "operator",
-              "nats": {}}
-    header = base64.urlsafe_b64encode(b'{"typ":"jwt","alg":"ed25519"}').decode().rstrip("=")
-    payload = base64.urlsafe_b64encode(nats_jwt.go_json(claims)).decode().rstrip("=")
-    with pytest.raises(JwtError):
-        nats_jwt.decode(header + "." + payload + ".sig")
+def signed(header, claims, pair):
+    """A token with a valid ed25519 signature over whatever header and claims are given."""
+    def segment(data):
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+    signing_input = segment(json.dumps(header).encode()) + "." + segment(nats_jwt.go_json(claims))
+    return signing_input + "." + segment(pair.sign(signing_input.encode()))
+
+
+def operator_claims(version):
+    claims = nats_jwt.build_claims("operator", "OP", PUB["operator"], PUB["operator"], {})
+    claims["nats"]["version"] = version
+    return claims
+
+
+def test_a_correctly_signed_v2_token_decodes():
+    # The control for the refusals below: same key, same signing, version 2.
+    assert nats_jwt.decode(signed(nats_jwt.HEADER, operator_claims(2), PAIRS["operator"])).kind == "operator"
+
+
+@pytest.mark.parametrize("version", [1, 3, None, "2"])
+def test_v1_tokens_are_refused(version):
+    token = signed(nats_jwt.HEADER, operator_claims(version), PAIRS["operator"])
+    with pytest.raises(JwtError, match=r"the JWT has version %s; only NATS JWT v2 is supported" % re.escape(repr(version))):
+        nats_jwt.decode(token)
+
+
+def test_a_v1_header_is_refused_by_its_algorithm():
+    # nats-io/jwt v1 wrote alg "ed25519"; the signature itself is valid here.
+    token = signed({"typ": "jwt", "alg": "ed25519"}, operator_claims(2), PAIRS["operator"])
+    with pytest.raises(JwtError, match=r"unsupported JWT algorithm 'ed25519' \(NATS JWT v2 uses ed25519-nkey\)"):
+        nats_jwt.decode(token)
+
+
+@pytest.mark.parametrize("header, message", [
+    ({"typ": "JWS", "alg": "ed25519-nkey"}, "unsupported JWT type 'JWS'"),
+    ({"alg": "ed25519-nkey"}, "unsupported JWT type None"),
+    ({"typ": "jwt", "alg": "ED25519-NKEY"}, None),  # nats-io/jwt compares both without case
+])
+def test_the_header_is_checked_as_nats_io_jwt_does(header, message):
+    token = signed(header, operator_claims(2), PAIRS["operator"])
+    if message is None:
+        assert nats_jwt.decode(token).kind == "operator"
+    else:
+        with pytest.raises(JwtError, match=re.escape(message)):
+            nats_jwt.decode(token)
 
 
 # --- keys ------------------------------------------------------------------
@@ -240,7 +280,7 @@ def test_public_keys_with_a_typo_are_not_keys():
 
 def test_a_key_pair_never_shows_its_seed():
     pair = PAIRS["sys_user"]
-    assert SEEDS["sys_user"] not in repr(pair)
+    assert leaked_forms(seed_forms(SEEDS["sys_user"]), repr(pair) + str(pair)) == 0
     with pytest.raises(JwtError) as caught:
         KeyPair("SUNOTASEED")
     assert "SUNOTASEED" not in str(caught.value)
@@ -264,3 +304,19 @@ def test_creds_need_a_user_seed():
         nats_jwt.render_creds(GO_TOKENS["sys_user"], SEEDS["sys_account"])
     with pytest.raises(JwtError):
         nats_jwt.parse_creds("no blocks here")
+
+
+@pytest.mark.parametrize("times, message", [
+    ({"nbf": 4102444800}, "the JWT is not valid before 4102444800"),
+    ({"exp": 1000, "nbf": 1}, "the JWT expired at 1000"),
+])
+def test_time_bounds_are_refused_with_the_bound_named(times, message):
+    claims = dict(operator_claims(2), **times)
+    with pytest.raises(JwtError, match=message):
+        nats_jwt.decode(signed(nats_jwt.HEADER, claims, PAIRS["operator"]))
+    assert nats_jwt.decode(signed(nats_jwt.HEADER, claims, PAIRS["operator"]), check_times=False).kind == "operator"
+
+
+def test_time_bounds_that_hold_now_are_accepted():
+    claims = dict(operator_claims(2), nbf=1, exp=4102444800)
+    assert nats_jwt.decode(signed(nats_jwt.HEADER, claims, PAIRS["operator"])).claims["exp"] == 4102444800

@@ -10,6 +10,8 @@ import stat
 
 import pytest
 
+from ansible_collections.cmsgs.nats.tests.unit.secret_forms import leaked_forms, seed_forms
+
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt, nsc_store
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
     MissingParentError,
@@ -157,6 +159,8 @@ def test_diff_never_shows_seeds_or_creds(paths):
     shown = json.dumps([outcome.diff(False), outcome.result(False)])
     leaked = leaks([outcome.entity.pair.seed, operator.entity.pair.seed], shown)
     assert leaked == 0
+    # Nor as base64 of the seed or the raw key bytes behind it.
+    assert leaked_forms(seed_forms(outcome.entity.pair.seed) + seed_forms(operator.entity.pair.seed), shown) == 0
     assert "NKEY SEED" not in shown
 
 

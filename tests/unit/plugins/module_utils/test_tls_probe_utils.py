@@ -330,6 +330,13 @@ def test_route_port_refuses_a_client_without_certificate(spec, version):
     if version == "1.3":
         # The refusal comes after the client's view of the handshake: the probe must still see it.
         assert result["tls_version"] == "1.3" and "certificate required" in result["error"]
+    else:
+        # TLS 1.2 only says "handshake failure"; the same offer with the
+        # certificate is accepted, so the certificate is what was missing.
+        assert "handshake failure" in result["error"]
+    with_cert = probe(spec["route_port"], tls_first=True, tls_version=version, groups=["X25519", "P-256"],
+                      client_cert=spec["client_cert"], client_key=spec["client_key"])
+    assert with_cert["accepted"] is True, with_cert
 
 
 @needs_nats_server

@@ -165,6 +165,19 @@ def test_key_curves(pki, kind, rule):
     assert rules(report) == ([] if rule is None else [(rule, cert_path)])
 
 
+@pytest.mark.parametrize("purpose", ["client", "cluster", "gateway"])
+def test_a_p521_certificate_fails_for_every_purpose(pki, purpose):
+    # The ECDHE_ECDSA suites only pair with P-256 and P-384 keys, whether or
+    # not the purpose insists on ECDSA (clients may bring RSA, never P-521).
+    cert_path, key_path, _cert, _key = pki.leaf("p521" + purpose, kind="p521")
+    report = check(cert_path, purpose, key_path=key_path, ca_path=pki.ca_path)
+    assert rules(report) == [("key_curve", cert_path)]
+    assert report["problems"][0]["message"] == (
+        "the key is ECDSA on P-521; use P-256 or P-384 (the ECDHE_ECDSA suites need one of them)")
+    assert check(cert_path, purpose, key_path=key_path, ca_path=pki.ca_path, require_ecdsa=False)["problems"] == \
+        report["problems"]
+
+
 def test_key_of_another_certificate_is_a_mismatch(pki):
     cert_path, _key_path, _cert, _key = pki.leaf("one")
     _cert2, other_key_path, _c, _k = pki.leaf("two")

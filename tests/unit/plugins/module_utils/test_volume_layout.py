@@ -6,15 +6,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import signal
 import stat
 
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils.volume_layout import (
     VolumeLayoutError,
+    apply,
     format_deviation,
     normalize_entries,
     parse_mode,
+    plan,
     run_layout,
 )
 
@@ -239,3 +242,141 @@ def test_check_mode_accepts_accounts_an_earlier_task_would_create(tmp_path):
         run_layout(None, entries)
     with pytest.raises(VolumeLayoutError, match='does not exist'):
         run_layout(None, entries, mode='audit', check_mode=True)
+
+
+def _planned(root, entries, follow=False):
+    return plan(normalize_entries(root, entries), follow)
+
+
+def test_a_file_replaced_between_check_and_change_is_left_alone(vol, tmp_path):
+    # Another process swaps SYS.jwt for a different file after the check: the
+    # change must not land on the newcomer (it is not the inode that was checked).
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}])
+    newcomer = tmp_path / 'newcomer'
+    newcomer.write_text('y')
+    newcomer.chmod(0o644)
+    os.rename(str(newcomer), str(vol / 'SYS.jwt'))
+    with pytest.raises(VolumeLayoutError, match=r'^%s was replaced while being checked, run again$' % (vol / 'SYS.jwt')):
+        apply(steps)
+    assert meta(vol / 'SYS.jwt')[2] == 0o644
+
+
+def test_a_file_swapped_for_a_symlink_to_itself_is_not_followed(vol, tmp_path):
+    # The symlink leads to the very inode that was checked, now outside the
+    # volume: only O_NOFOLLOW stops the chmod from going through the link.
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}])
+    moved = tmp_path / 'moved-out'
+    os.rename(str(vol / 'SYS.jwt'), str(moved))
+    (vol / 'SYS.jwt').symlink_to(moved)
+    message = (r'^cannot set permissions on %s: Too many levels of symbolic links '
+               r'\(does the task run with become: true\?\)$' % (vol / 'SYS.jwt'))
+    with pytest.raises(VolumeLayoutError, match=message):
+        apply(steps)
+    assert meta(moved)[2] == 0o644
+
+
+def test_follow_still_works_through_a_link_swapped_in_for_the_same_inode(vol, tmp_path):
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}], follow=True)
+    moved = tmp_path / 'moved-out'
+    os.rename(str(vol / 'SYS.jwt'), str(moved))
+    (vol / 'SYS.jwt').symlink_to(moved)
+    apply(steps, follow=True)
+    assert meta(moved)[2] == 0o600
+
+
+@pytest.mark.parametrize('path', ['/srv/v2/secret', '../v2/secret', '/srv/vx', '/srv'])
+def test_a_sibling_sharing_the_roots_prefix_is_outside_the_root(path):
+    with pytest.raises(VolumeLayoutError, match='path leaves root /srv/v, remove the ".." parts'):
+        normalize_entries('/srv/v', [{'path': path}])
+
+
+@pytest.mark.parametrize('root', ['/srv/v', '/srv/v/', '/srv//v'])
+def test_the_root_itself_and_paths_below_it_are_inside(root):
+    entries = normalize_entries(root, [{'path': '.', 'state': 'directory'}, {'path': '/srv/v/a'}, {'path': 'b/../c'}])
+    assert [e.path for e in entries] == ['/srv/v', '/srv/v/a', '/srv/v/c']
+
+
+def test_a_relative_root_is_refused():
+    with pytest.raises(VolumeLayoutError, match='root srv/v must be an absolute path'):
+        normalize_entries('srv/v', [{'path': 'a'}])
+
+
+@pytest.mark.parametrize('state', ['file', 'directory'])
+def test_a_dangling_symlink_is_an_error_when_following(vol, state):
+    (vol / 'gone').symlink_to(vol / 'never-there')
+    before = snapshot(vol)
+    with pytest.raises(VolumeLayoutError, match=r'^%s is a symlink to a missing target, fix or remove the link$' % (vol / 'gone')):
+        run_layout(str(vol), [{'path': 'gone', 'state': state, 'mode': '0600', 'required': False}], follow=True)
+    assert snapshot(vol) == before
+    assert not (vol / 'never-there').exists()
+
+
+def test_a_dangling_symlink_is_refused_as_a_symlink_without_follow(vol):
+    (vol / 'gone').symlink_to(vol / 'never-there')
+    with pytest.raises(VolumeLayoutError, match='gone is a symlink; a symlink could redirect'):
+        run_layout(str(vol), [{'path': 'gone', 'mode': '0600'}])
+
+
+def test_a_fifo_swapped_in_does_not_hang_the_run(vol, tmp_path):
+    # Opening a FIFO without O_NONBLOCK waits for a writer forever.
+    steps = _planned(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}])
+    # Made while the checked file still exists, so the FIFO gets another inode.
+    os.mkfifo(str(tmp_path / 'fifo'), 0o644)
+    os.rename(str(tmp_path / 'fifo'), str(vol / 'SYS.jwt'))
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail('opening the FIFO blocked'))
+    signal.alarm(5)
+    try:
+        with pytest.raises(VolumeLayoutError, match='was replaced while being checked'):
+            apply(steps)
+    finally:
+        signal.alarm(0)
+    assert meta(vol / 'SYS.jwt')[2] == 0o644
+
+
+def test_a_symlink_loop_cannot_be_inspected(vol):
+    (vol / 'loop').symlink_to(vol / 'loop')
+    with pytest.raises(VolumeLayoutError, match=r'^cannot inspect %s: Too many levels of symbolic links$' % (vol / 'loop')):
+        run_layout(str(vol), [{'path': 'loop'}], follow=True)
+
+
+def test_entries_after_one_without_changes_are_still_applied(vol):
+    run_layout(str(vol), [{'path': 'REGION1.jwt', 'mode': '0640'}])
+    result = run_layout(str(vol), [{'path': 'REGION1.jwt', 'mode': '0640'}, {'path': 'SYS.jwt', 'mode': '0600'}])
+    assert result['changed'] is True
+    assert meta(vol / 'SYS.jwt')[2] == 0o600
+
+
+def test_a_directory_created_without_a_mode_is_private(vol):
+    result = run_layout(str(vol), [{'path': 'new', 'state': 'directory'}])
+    assert result['created'] == [str(vol / 'new')]
+    assert meta(vol / 'new')[2] == 0o700
+
+
+@as_root
+def test_a_group_change_keeps_the_owner_and_an_owner_change_keeps_the_group(vol):
+    os.chown(str(vol / 'SYS.jwt'), NOBODY, 0)
+    run_layout(str(vol), [{'path': 'SYS.jwt', 'group': 'nogroup'}])
+    assert meta(vol / 'SYS.jwt')[:2] == (NOBODY, NOGROUP)
+    run_layout(str(vol), [{'path': 'SYS.jwt', 'owner': 'root'}])
+    assert meta(vol / 'SYS.jwt')[:2] == (0, NOGROUP)
+
+
+def test_an_absent_optional_entry_is_described_as_absent(vol):
+    result = run_layout(str(vol), [{'path': 'maybe', 'required': False, 'mode': '0600'}])
+    assert result['entries'] == [{'path': str(vol / 'maybe'), 'exists': False, 'state': None, 'owner': None,
+                                  'group': None, 'mode': None}]
+    assert result['changed'] is False
+
+
+def test_check_mode_names_accounts_that_do_not_exist_yet(tmp_path):
+    entries = [{'path': str(tmp_path), 'state': 'directory', 'owner': 'cmsgs-not-yet', 'group': 'cmsgs-not-yet-g'}]
+    result = run_layout(None, entries, check_mode=True)
+    assert (result['entries'][0]['owner'], result['entries'][0]['group']) == ('cmsgs-not-yet', 'cmsgs-not-yet-g')
+    assert result['unresolved'] == ['cmsgs-not-yet', 'cmsgs-not-yet-g']
+
+
+def test_audit_names_a_wrong_kind(vol):
+    (vol / 'dir').mkdir()
+    with pytest.raises(VolumeLayoutError) as err:
+        run_layout(str(vol), [{'path': 'dir', 'state': 'file'}], mode='audit')
+    assert str(err.value).splitlines()[1] == '%s: is a directory, want file' % (vol / 'dir')

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import uuid
 
 import pytest
 
@@ -96,7 +97,9 @@ def test_mode_drift_is_fixed_without_rewriting(run, tmp_path):
 
 
 def test_unit_is_installed_with_the_configuration_and_a_change_needs_a_restart(run, tmp_path):
-    unit = tmp_path / "units" / "nats-server.service"
+    # A name no host has: with Debian's nats-server package installed,
+    # "nats-server.service" would be the host's real, running unit.
+    unit = tmp_path / "units" / ("cmsgs-test-%s.service" % uuid.uuid4().hex)
     unit.parent.mkdir()
     first = run(BASE, unit_path=str(unit), unit_content="[Service]\nExecStart=/bin/true\n")
     assert first["unit_changed"]

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
 from ansible_collections.cmsgs.nats.plugins.modules import tls_cert_check
 from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+from ansible_collections.cmsgs.nats.tests.unit.secret_forms import leaked_forms, pem_file_key_forms
 from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import (
     DAY, NOW, SERVER_AUTH, Pki, file_lines,
 )
@@ -57,6 +58,9 @@ def test_failure_names_each_file_and_rule_and_never_prints_pem(pki, capsys, monk
     assert "BEGIN" not in output
     for line in file_lines(cert_path, other_key, other.ca_path):
         assert line not in output
+    # The key in any printable form: PEM, its base64 lines, DER, base64 of the PEM, the private number.
+    assert leaked_forms(pem_file_key_forms(other_key), output) == 0
+    assert leaked_forms(pem_file_key_forms(_key_path), output) == 0
 
 
 def test_report_only_returns_problems_without_failing(pki, capsys, monkeypatch):
