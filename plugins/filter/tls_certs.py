@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.cmsgs.nats.plugins.filter.tls_renewal import tls_renewal_reasons
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_certs_plan as plan
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError
 
@@ -35,6 +36,16 @@ def tls_certs_own_checks(variables):
     return _call("tls_certs_own_checks", plan.own_checks, variables)
 
 
+def tls_certs_issue_set(variables, purpose, target=None, play_plans=None, host_names=None):
+    """The certificate with the reasons it is due (renewal_reasons; empty when it is not)."""
+    cert = _call("tls_certs_issue_set", plan.issue_set, variables, purpose, target, play_plans or [], host_names or [])
+    renew_days = _call("tls_certs_issue_set", lambda: plan.RoleVars(variables).int("tls_certs_renew_days"))
+    cert["reasons"] = tls_renewal_reasons(cert["cert"], purpose=cert["purpose"], key_path=cert["key"],
+                                          ca_path=cert.get("ca", cert["cert"]), names=cert["names"],
+                                          renew_days=renew_days, exact_names=cert["exact_names"])
+    return cert
+
+
 def tls_certs_san_entries(names):
     return _call("tls_certs_san_entries", plan.san_entries, names)
 
@@ -47,5 +58,6 @@ class FilterModule:
             "tls_certs_preflight": tls_certs_preflight,
             "tls_certs_layout": tls_certs_layout,
             "tls_certs_own_checks": tls_certs_own_checks,
+            "tls_certs_issue_set": tls_certs_issue_set,
             "tls_certs_san_entries": tls_certs_san_entries,
         }

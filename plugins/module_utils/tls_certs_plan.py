@@ -167,6 +167,33 @@ def layout(variables):
     return entries
 
 
+def issue_set(variables, purpose, target=None, play_plans=(), host_names=()):
+    """One certificate to issue on the controller: a purpose's CA (target None) or a leaf.
+
+    <pki>/<purpose>/ca.{key,pem} signs <pki>/<purpose>/<host or gateway>/{privkey,cert}.pem.
+    Host certificates are per host; the gateway certificate is per gateway name,
+    so that cmgwpeers/<peer>/cert.pem identifies a whole peer cluster, and names
+    every host of the play that serves that gateway. A run may see only some of
+    them (--limit), so a gateway certificate gains names but never loses any.
+    """
+    v = _vars(variables)
+    pki = "%s/%s" % (v.str("tls_certs_pki_dir"), purpose)
+    if target is None:
+        return {"common_name": "%s %s CA" % (v.str("tls_certs_ca_name"), purpose), "dir": pki,
+                "key": pki + "/ca.key", "cert": pki + "/ca.pem", "purpose": None, "names": [], "exact_names": True}
+    if purpose == "gateway":
+        names = []
+        for plan in play_plans or []:
+            if plan.get("gateway") == target and "gateway" in (plan.get("purposes") or []):
+                names += [name for name in plan.get("names") or [] if name not in names]
+    else:
+        names = list(host_names or [])
+    folder = "%s/%s" % (pki, target)
+    return {"common_name": target, "dir": folder, "key": folder + "/privkey.pem", "cert": folder + "/cert.pem",
+            "ca": pki + "/ca.pem", "ca_key": pki + "/ca.key", "purpose": purpose, "names": names,
+            "exact_names": purpose != "gateway"}
+
+
 def san_entries(names):
     """subjectAltName entries for a signing request: IP addresses as IP:, the rest as DNS:."""
     entries = []

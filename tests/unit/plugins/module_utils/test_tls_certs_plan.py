@@ -122,3 +122,29 @@ def test_own_checks_check_the_client_ca_only_when_it_is_private():
     assert plan.own_checks(role_defaults(tls_certs_mode="generate"))[0]["ca"] == "/srv/certs/cmserver/ca.pem"
     assert plan.own_checks(role_defaults(tls_certs_mode="generate", tls_certs_client_custom_ca="false"))[0]["ca"] is None
     assert plan.own_checks(role_defaults(tls_certs_client_custom_ca="true"))[0]["ca"] == "/srv/certs/cmserver/ca.pem"
+
+
+PLANS = [{"names": ["east-1", "10.0.0.1"], "purposes": ["client", "gateway"], "gateway": "east"},
+         {"names": ["east-2"], "purposes": ["gateway"], "gateway": "east"},
+         {"names": ["west-1"], "purposes": ["gateway"], "gateway": "west"},
+         {"names": ["east-3"], "purposes": ["client"], "gateway": "east"}]
+
+
+def test_a_ca_set_is_self_signed_in_its_purpose_folder():
+    assert plan.issue_set(role_defaults(), "cluster") == {
+        "common_name": "cmsgs.nats cluster CA", "dir": "/home/ops/inventory/pki/cluster",
+        "key": "/home/ops/inventory/pki/cluster/ca.key", "cert": "/home/ops/inventory/pki/cluster/ca.pem",
+        "purpose": None, "names": [], "exact_names": True}
+
+
+def test_a_host_certificate_names_the_host_exactly():
+    leaf = plan.issue_set(role_defaults(), "client", "nats-1", PLANS, ["nats-1", "10.0.0.9"])
+    assert leaf["cert"] == "/home/ops/inventory/pki/client/nats-1/cert.pem"
+    assert leaf["ca"] == "/home/ops/inventory/pki/client/ca.pem" and leaf["ca_key"] == "/home/ops/inventory/pki/client/ca.key"
+    assert leaf["names"] == ["nats-1", "10.0.0.9"] and leaf["exact_names"] is True
+
+
+def test_a_gateway_certificate_names_every_gateway_host_of_its_cluster():
+    leaf = plan.issue_set(role_defaults(), "gateway", "east", PLANS, ["ignored"])
+    assert leaf["names"] == ["east-1", "10.0.0.1", "east-2"] and leaf["exact_names"] is False
+    assert leaf["common_name"] == "east"
