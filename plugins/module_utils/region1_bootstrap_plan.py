@@ -192,6 +192,8 @@ def plan(variables, layout_entries=None):
     return {
         "problems": preflight_problems(i),
         "token_given": bool(i.token),
+        "readonly": i.v.bool("region1_bootstrap_ncred_readonly"),
+        "export_sys_creds": i.v.bool("region1_bootstrap_export_sys_creds"),
         "creates_operator": i.creates_operator,
         "layout": layout(i),
         "orphans": orphans(i, layout_entries),

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils import region1_bootstrap_plan as plan
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import KeyPair
-from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import collect_problems
+from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, collect_problems
 
 
 def role_defaults(**overrides):
@@ -119,3 +119,10 @@ def test_ncred_files_without_their_store_entity_are_orphans():
                {"path": "/srv/nsc/stores/REGION1/REGION1.jwt", "exists": False}]
     assert plan.orphans(role_defaults(), entries) == ["/srv/ncred/REGION1.jwt"]
     assert plan.orphans(role_defaults(), []) == []
+
+
+def test_switches_read_survey_strings():
+    result = plan.plan(role_defaults(region1_bootstrap_ncred_readonly="true", region1_bootstrap_export_sys_creds="false"))
+    assert result["readonly"] is True and result["export_sys_creds"] is False and result["creates_operator"] is False
+    with pytest.raises(RoleValueError, match="region1_bootstrap_ncred_readonly must be true or false"):
+        plan.plan(role_defaults(region1_bootstrap_ncred_readonly="sometimes"))
