@@ -205,5 +205,3 @@ def san_entries(names):
         else:
             entries.append("IP:%s" % name)
     return entries
-
-
