@@ -58,8 +58,12 @@ nats-server-debian:
 mutation: venv
 	tests/mutation/run.sh
 
+# ruff over the Python, ansible-lint over roles and playbooks, antsibull-docs
+# over plugin and role documentation (tests/harness/docs-lint.sh).
 lint: venv
+	$(BIN)/ruff check .
 	$(BIN)/ansible-lint --offline
+	tests/harness/docs-lint.sh
 
 sanity: venv
 	tests/harness/sanity.sh
