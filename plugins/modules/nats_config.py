@@ -36,6 +36,27 @@ options:
       - In check mode a missing binary (a host not yet installed) skips validation with a warning.
     type: path
     required: true
+  binary_candidate:
+    description:
+      - A new nats-server binary, copied beside the live one. The configuration (the new text, or the
+        file in place when its text is unchanged) is checked with it first; only then does it replace
+        O(nats_server_binary), in one rename. A binary that rejects the configuration is left where
+        it is and the live one keeps running. A path that does not exist means no new binary.
+    type: path
+  validate_as:
+    description:
+      - The service user, who runs C(nats-server -t) (through C(setpriv)) so the check reads the
+        configuration, certificates and keys with the server's rights. A key only root can read
+        then fails the check instead of the next start.
+      - In check mode a user that does not exist yet is replaced by the current one, with a warning.
+    type: str
+  monitor_url:
+    description:
+      - Base URL of the running server's monitoring port. When given and the server runs, its
+        C(/varz) version and configuration digest are compared with the binary and the file in
+        place before anything is replaced; a difference (left by a run that failed before its
+        restart) is reported in RV(drift) and asks for a restart.
+    type: str
   owner:
     description: Owner of the file.
     type: str
@@ -45,7 +66,7 @@ options:
     type: str
     default: root
   mode:
-    description: Mode of the file, as an octal string.
+    description: Mode of the file, as a quoted octal string.
     type: str
     default: '0640'
   watch_files:
@@ -74,8 +95,13 @@ attributes:
 requirements:
   - nats-server on the host (for validation)
 notes:
-  - Values of settings named C(password), C(token), C(nkey_seed), C(seed) or C(secret) are masked in
-    diffs and messages.
+  - Secrets stay in the configuration file. Values of settings named C(password), C(pass), C(token),
+    C(auth_token), C(nkey_seed), C(seed), C(secret), the JetStream encryption keys (C(key), C(ek),
+    C(encryption_key) and their C(prev_) forms), in any letter case and at any depth, credentials
+    inside URLs and nkey seeds anywhere are masked in the diff, the result, error messages and the
+    invocation line the module logs to the host's journal.
+  - nats-server -t accepts a C(max_payload) above C(max_pending) (64 MiB unless set), which the
+    server then refuses to start with; the module refuses it first.
 """
 
 EXAMPLES = r"""
@@ -113,7 +139,8 @@ restart_required:
   description:
     - True when the change touches a setting nats-server cannot reload (listen ports, server name,
       cluster and gateway addresses, operator, system account, resolver, JetStream store folder), or
-      when the old file was not written by this module, or when the systemd unit changed.
+      when the old file was not written by this module, when the systemd unit or the binary changed,
+      or when the running server does not run what was on disk (RV(drift)).
   returned: always
   type: bool
   sample: false
@@ -134,6 +161,24 @@ unit_enabled:
   returned: when O(unit_path) is given
   type: bool
   sample: true
+binary_changed:
+  description: True when O(binary_candidate) replaced the binary (a restart is needed).
+  returned: always
+  type: bool
+  sample: false
+drift:
+  description:
+    - What the running server runs differently from the binary and the file in place before this
+      run, one sentence each; empty when it matches, when it is not running or without O(monitor_url).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+previous_path:
+  description: The configuration this run replaced (or an earlier run), kept for a rollback; null if none.
+  returned: always
+  type: str
+  sample: /etc/nats-server/nats-server.conf.previous
 content_changed:
   description: True when the file's text changed (False when only owner, group or mode changed).
   returned: always
