@@ -21,6 +21,7 @@ import json
 import os
 import pwd
 import re
+import time
 
 from ansible.module_utils.urls import open_url
 
@@ -124,8 +125,12 @@ def compare(varz, file_digest, file_mtime, version):
             "differences": differences}
 
 
-def inspect(module, binary, config_path, monitor_url, user=None):
-    """Compare the server at ``monitor_url`` with ``binary`` and ``config_path`` on disk."""
+def inspect(module, binary, config_path, monitor_url, user=None, wait_seconds=0, clock=time.monotonic):
+    """Compare the server at ``monitor_url`` with ``binary`` and ``config_path`` on disk.
+
+    A reload is applied after the signal returns, so a server that still runs
+    something else is asked again for up to ``wait_seconds``.
+    """
     rc, message, digest = check_file(module, binary, config_path, user)
     if rc != 0:
         raise RuntimeCheckError("%s -t rejects %s: %s" % (binary, config_path, message))
@@ -133,6 +138,12 @@ def inspect(module, binary, config_path, monitor_url, user=None):
         mtime = os.stat(config_path).st_mtime
     except FileNotFoundError:
         mtime = None
-    state = compare(read_varz(monitor_url), digest, mtime, binary_version(module, binary))
+    version = binary_version(module, binary)
+    deadline = clock() + wait_seconds
+    while True:
+        state = compare(read_varz(monitor_url), digest, mtime, version)
+        if not state["differences"] or clock() >= deadline:
+            break
+        time.sleep(0.25)
     state["file_digest"] = digest
     return state

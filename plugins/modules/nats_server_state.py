@@ -46,6 +46,12 @@ options:
   previous_path:
     description: The kept previous configuration, named in the failure message as the way back.
     type: path
+  wait_seconds:
+    description:
+      - How long a server that does not run what is on disk is asked again; a reload is applied
+        after the signal returns.
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full
@@ -117,12 +123,14 @@ def main():
             "run_as": {"type": "str"},
             "expect": {"type": "str", "choices": ["current", "report"], "default": "current"},
             "previous_path": {"type": "path"},
+            "wait_seconds": {"type": "int", "default": 10},
         },
         supports_check_mode=True,
     )
     params = module.params
     try:
-        state = inspect(module, params["nats_server_binary"], params["config_path"], params["monitor_url"], params["run_as"])
+        state = inspect(module, params["nats_server_binary"], params["config_path"], params["monitor_url"], params["run_as"],
+                        wait_seconds=params["wait_seconds"] if params["expect"] == "current" else 0)
     except RuntimeCheckError as exc:
         module.fail_json(msg=str(exc))
     if params["expect"] == "current" and state["differences"]:

@@ -244,7 +244,7 @@ def test_a_refused_reload_is_caught_and_names_the_server(run, server, ports):
     server.reload()
     result = run({}, module=nats_server_state, config_path=server.config_path,
                  nats_server_binary=nats_server_binary(), monitor_url=server.monitor_url,
-                 previous_path=changed["previous_path"])
+                 previous_path=changed["previous_path"], wait_seconds=1)
     assert result["failed"]
     assert "apply-1" in result["msg"] and changed["previous_path"] in result["msg"]
     assert result["running_digest"] != result["file_digest"]
