@@ -248,7 +248,13 @@ def _validate(module, binary, path, text, secrets):
     read fails here instead of at the next start. Returns the candidate's name.
     """
     params = module.params
-    uid, gid = _ids(params["owner"], params["group"])
+    try:
+        uid, gid = _ids(params["owner"], params["group"])
+    except ValidationError:
+        if not module.check_mode:
+            raise
+        # Check mode on a fresh host: the server's group is made by an earlier task.
+        uid, gid = -1, -1
     candidate = atomic_file.write_temp(path, text, int(params["mode"], 8), uid, gid, prefix=".nats-server.")
     user = params["validate_as"]
     if user and module.check_mode and not _user_exists(user):
