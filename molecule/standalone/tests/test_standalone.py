@@ -70,6 +70,17 @@ def test_unit_is_hardened(host):
     assert host.check_output("systemctl show nats-server -p ReadWritePaths --value") == "/var/lib/nats-server"
 
 
+def test_unit_never_gives_up_restarting_and_scores_2_or_better(host):
+    # A server whose account server is down at boot fails until it is back:
+    # no start limit, a pause between attempts.
+    shown = host.check_output("systemctl show nats-server -p StartLimitIntervalUSec,StartLimitBurst,RestartUSec")
+    settings = dict(line.split("=", 1) for line in shown.splitlines())
+    assert settings["StartLimitIntervalUSec"] == "0" and settings["RestartUSec"] == "5s", settings
+    report = host.check_output("systemd-analyze security nats-server.service")
+    score = float(report.rsplit("Overall exposure level for nats-server.service:", 1)[1].split()[0])
+    assert score <= 2.0, report
+
+
 def test_a_real_client_publishes_and_receives(host):
     assert nats_roundtrip("nats://%s:4222" % host_address(host), payload=b"standalone works") == b"standalone works"
 
