@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import ipaddress
 import os
 
@@ -110,35 +109,6 @@ def tls_renewal_reasons(cert_path, purpose=None, key_path=None, ca_path=None, na
         raise AnsibleFilterError("tls_renewal_reasons: %s" % exc)
 
 
-def ca_change(installed_pem, controller_ca_path, host_path=None):
-    """A sentence when installed_pem and the CA at controller_ca_path have different keys, else "".
-
-    A CA renewed on the controller keeps its key, so only a CA issued afresh
-    (its folder lost or moved) changes it, and with it every certificate.
-    """
-    installed = tls_spec.load_certificates(installed_pem.encode("ascii") if isinstance(installed_pem, str) else installed_pem)
-    with open(controller_ca_path, "rb") as handle:
-        controller = tls_spec.load_certificates(handle.read())
-    if not installed or not controller:
-        return ""
-    old, new = tls_spec.spki_sha256(installed[0]), tls_spec.spki_sha256(controller[0])
-    if old == new:
-        return ""
-    return ("%s holds a CA with key sha256:%s, but the controller's %s is a different CA (key sha256:%s)"
-            % (host_path or "the host's CA", old, controller_ca_path, new))
-
-
-def tls_ca_change(slurped, controller_ca_path, host_path=None):
-    """ca_change() for the result of ansible.builtin.slurp (base64 content)."""
-    if not tls_spec.HAS_CRYPTOGRAPHY:
-        raise AnsibleFilterError("tls_ca_change needs the Python library cryptography on the controller")
-    try:
-        data = base64.b64decode(slurped["content"]) if isinstance(slurped, dict) else slurped
-        return ca_change(data, controller_ca_path, host_path or (slurped.get("source") if isinstance(slurped, dict) else None))
-    except (tls_spec.TlsSpecError, ValueError, TypeError, KeyError, OSError) as exc:
-        raise AnsibleFilterError("tls_ca_change: %s" % exc)
-
-
 class FilterModule(object):
     def filters(self):
-        return {"tls_renewal_reasons": tls_renewal_reasons, "tls_ca_change": tls_ca_change}
+        return {"tls_renewal_reasons": tls_renewal_reasons}

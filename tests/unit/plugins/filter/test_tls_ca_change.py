@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.cmsgs.nats.plugins.filter.tls_renewal import tls_ca_change
+from ansible_collections.cmsgs.nats.plugins.filter.tls_ca_change import tls_ca_change
 
 
 def _ca(key, days):
