@@ -124,6 +124,21 @@ def test_reloadable_change_is_applied_without_restart(host, run_playbook):
     assert server_pid(host) == before
 
 
+def test_a_server_left_on_another_configuration_is_restarted_by_the_next_run(host, run_playbook):
+    assert run_playbook(extra_vars={"nats_server_max_payload": 2097152}).rc == 0
+    assert monitor_get(host, "/varz")["max_payload"] == 2097152
+    # What a run that died after writing the file and before its reload leaves:
+    # the disk says one thing (the kept previous file), the server runs another.
+    host.run_test("cp -p %s.previous %s", CONFIG, CONFIG)
+    before = server_pid(host)
+    run = run_playbook()
+    assert run.rc == 0, run.output
+    assert "does not run what is on disk" in run.output, run.output
+    assert monitor_get(host, "/varz")["max_payload"] == 1048576
+    assert server_pid(host) != before
+    assert run_playbook().changed_count() == 0
+
+
 def test_port_change_restarts_the_server(host, run_playbook):
     before = server_pid(host)
     run = run_playbook(extra_vars={"nats_server_port": 4223})
