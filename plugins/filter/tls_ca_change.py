@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import os
 
 from ansible.errors import AnsibleFilterError
 
@@ -36,11 +37,20 @@ def ca_change(installed_pem, controller_ca_path, host_path=None):
             % (host_path or "the host's CA", old, controller_ca_path, new))
 
 
-def tls_ca_change(slurped, controller_ca_path, host_path=None):
-    """ca_change() for the result of ansible.builtin.slurp (base64 content)."""
+def tls_ca_change(slurped, controller_ca_path=None, host_path=None, pki_dir=None):
+    """ca_change() for the result of ansible.builtin.slurp (base64 content).
+
+    With ``pki_dir`` the controller's CA is ``<pki_dir>/<item>/ca.pem``, ``item``
+    being the purpose the slurp loop ran for, so a whole loop's results map
+    through one call.
+    """
     if not tls_spec.HAS_CRYPTOGRAPHY:
         raise AnsibleFilterError("tls_ca_change needs the Python library cryptography on the controller")
     try:
+        if pki_dir:
+            controller_ca_path = os.path.join(pki_dir, slurped["item"], "ca.pem")
+        if not controller_ca_path:
+            raise ValueError("give controller_ca_path or pki_dir")
         data = base64.b64decode(slurped["content"]) if isinstance(slurped, dict) else slurped
         return ca_change(data, controller_ca_path, host_path or (slurped.get("source") if isinstance(slurped, dict) else None))
     except (tls_spec.TlsSpecError, ValueError, TypeError, KeyError, OSError) as exc:

@@ -48,3 +48,11 @@ def test_a_ca_issued_afresh_is_named_with_both_files(tmp_path):
 def test_an_unreadable_controller_ca_is_an_error(tmp_path):
     with pytest.raises(AnsibleFilterError):
         tls_ca_change(_slurped(_ca(ec.generate_private_key(ec.SECP256R1()), 1)), str(tmp_path / "missing.pem"))
+
+
+def test_a_loop_result_finds_its_ca_by_purpose(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "client").mkdir()
+    (tmp_path / "client" / "ca.pem").write_bytes(_ca(ec.generate_private_key(ec.SECP256R1()), 3650))
+    slurped = dict(_slurped(_ca(key, 3650)), item="client")
+    assert "different CA" in tls_ca_change(slurped, pki_dir=str(tmp_path))
