@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """REGION1: the bootstrap on the primary ACS host and a NATS server in operator mode.
 
 Tests run against the ACS host (``host``) and reach the NATS host through the
