@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A built collection carries no key: a private CA or nsc keys left in the tree
 (the CA folder's old default was <inventory>/pki) stay out of the tarball."""

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The apply path with the real nats-server: validation as the service user, rules
 nats-server -t misses, the kept previous file, a new binary checked before it

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """No secret of a nats-server configuration leaves the host's file: not in the
 result, the diff, an error message or the invocation line sent to the journal.
