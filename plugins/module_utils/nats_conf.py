@@ -70,8 +70,19 @@ RESTART_REQUIRED_PATHS = (
     "jetstream.store_dir",
 )
 
-# Settings that must never be written into a diff or an error message.
-SECRET_KEYS = frozenset(("password", "token", "nkey_seed", "seed", "secret"))
+# Settings whose values must never leave the host's file: not in a diff, an
+# error message, a result or the journal. nats-server reads setting names
+# without regard to case (Password is password). Client, cluster, gateway,
+# leafnode, websocket and mqtt authorization blocks and account users share
+# the password and token names; the JetStream encryption key has five names.
+SECRET_KEYS = frozenset((
+    "password", "pass", "token", "auth_token", "nkey_seed", "seed", "secret",
+    "ek", "encryption_key", "prev_key", "prev_ek", "prev_encryption_key",
+))
+# Names that are secret only inside a block: "key" is the JetStream encryption
+# key, but in a tls block it is a file's path and stays readable.
+SECRET_KEYS_IN_BLOCK = {"key": "jetstream"}
+MASK = "********"
 
 HEADER = "# Managed by the cmsgs.nats collection: local edits are replaced on the next run.\n"
 _FINGERPRINT_PREFIX = "# restart-scope: "
@@ -168,28 +179,121 @@ def fingerprint_of(text):
     return None
 
 
-def secret_values(config):
-    """Every value held under a secret setting's name, at any depth."""
+def _is_secret(name, blocks):
+    name = name.lower()
+    return name in SECRET_KEYS or SECRET_KEYS_IN_BLOCK.get(name, None) in blocks
+
+
+# Credentials inside URLs (nats://user:pass@host, nats://token@host) and
+# nkey seeds (S + the key type + 56 base32 characters) are secret wherever
+# they appear, whatever the setting is called.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s\"']*)(?::(?P<password>[^/@\s\"']*))?@")
+_SEED = re.compile(r"\bS[OAUNCPX][A-Z2-7]{56}\b")
+
+
+def _url_secrets(text):
+    found = set()
+    for match in _URL_CREDENTIALS.finditer(text):
+        found.add(match.group("password") if match.group("password") is not None else match.group("user"))
+    return {value for value in found if value} | set(_SEED.findall(text))
+
+
+def secret_values(config, blocks=()):
+    """Every secret string in the configuration data, at any depth.
+
+    The values of secret settings, and the passwords, tokens and seeds
+    found inside any string (URLs, mostly). Given to Ansible as no_log
+    values, so they are masked in whatever the module returns or logs.
+    """
     found = set()
     if isinstance(config, dict):
         for key, value in config.items():
-            if key in SECRET_KEYS and isinstance(value, (str, int)) and not isinstance(value, bool):
+            if isinstance(key, str) and _is_secret(key, blocks) and isinstance(value, (str, int, float)) \
+                    and not isinstance(value, bool):
                 found.add(str(value))
             else:
-                found |= secret_values(value)
-    elif isinstance(config, list):
+                found |= secret_values(value, blocks + (str(key).lower(),))
+    elif isinstance(config, (list, tuple)):
         for item in config:
-            found |= secret_values(item)
-    return found
+            found |= secret_values(item, blocks)
+    elif isinstance(config, str):
+        found |= _url_secrets(config)
+    return {value for value in found if value}
 
 
-_SECRET_LINE = re.compile(r'^(\s*"?(?:%s)"?\s*[:=]\s*).*$' % "|".join(sorted(SECRET_KEYS)), re.MULTILINE)
+_SETTING_LINE = re.compile(r'^(?P<lead>\s*"?(?P<name>[A-Za-z_][A-Za-z0-9_]*)"?\s*[:=]?\s*)(?P<value>.*)$')
 
 
-def redact(text):
+def _mask_inline(text):
+    def url(match):
+        if match.group("password") is not None:
+            return "%s%s:%s@" % (match.group("scheme"), match.group("user"), MASK)
+        return "%s%s@" % (match.group("scheme"), MASK)
+    return _SEED.sub(MASK, _URL_CREDENTIALS.sub(url, text))
+
+
+def redact(text, extra_secrets=()):
     """``text`` fit for diffs and messages: values of secret settings masked.
 
     Works on text rather than data so that an old file, which may not have been
-    written by us, is masked the same way.
+    written by us, is masked the same way. Blocks are followed by their braces,
+    so "key" is masked inside jetstream and left alone in a tls block.
+    ``extra_secrets`` are values known to be secret (from the data), masked
+    wherever they appear.
     """
-    return _SECRET_LINE.sub(r'\g<1>"********"', text)
+    blocks = []
+    lines = []
+    for line in text.split("\n"):
+        stripped = line.strip()
+        match = _SETTING_LINE.match(line)
+        if stripped.startswith("#"):
+            lines.append(line)
+            continue
+        if match and not stripped.startswith(("}", "]", "{")):
+            name, value = match.group("name"), match.group("value").strip()
+            if value in ("{", "["):
+                blocks.append(name.lower())
+            elif _is_secret(name, tuple(blocks)) and value:
+                line = '%s"%s"' % (match.group("lead"), MASK)
+        elif stripped in ("{", "["):
+            blocks.append("")
+        elif stripped.startswith(("}", "]")) and blocks:
+            blocks.pop()
+        lines.append(_mask_inline(line))
+    masked = "\n".join(lines)
+    for secret in sorted(extra_secrets, key=len, reverse=True):
+        masked = masked.replace(secret, MASK)
+    return masked
+
+
+# nats-server's default max_pending (server/const.go MAX_PENDING_SIZE).
+DEFAULT_MAX_PENDING = 64 * 1024 * 1024
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)I?B?\s*$", re.IGNORECASE)
+
+
+def _size(value, name):
+    if isinstance(value, bool):
+        raise NatsConfError("%s must be a size in bytes, got %r" % (name, value))
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise NatsConfError("%s must be a size in bytes, got %r" % (name, value))
+    return int(match.group(1)) * 1024 ** " KMGT".index((match.group(2) or " ").upper())
+
+
+def check(config):
+    """Refuse settings that ``nats-server -t`` passes but the server will not start with."""
+    if not isinstance(config, dict):
+        return
+    payload = config.get("max_payload")
+    pending = config.get("max_pending")
+    if payload is None:
+        return
+    payload_bytes = _size(payload, "max_payload")
+    pending_bytes = DEFAULT_MAX_PENDING if pending is None else _size(pending, "max_pending")
+    if payload_bytes > pending_bytes:
+        raise NatsConfError(
+            "max_payload (%d) is larger than max_pending (%d%s): nats-server -t accepts this, but the "
+            "server refuses to start with it. Lower max_payload (nats_server_max_payload) or raise max_pending."
+            % (payload_bytes, pending_bytes, ", nats-server's default" if pending is None else ""))

@@ -26,7 +26,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_jwt, tls_spec
+from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_conf, nats_jwt, tls_spec
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, RoleVars, collect_problems
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -335,6 +335,21 @@ def folders_are_not_system_folders(v):
 @preflight_rule
 def service_user_is_not_root(v):
     return guard_rails.root_user_problems(v, ["nats_server_user"])
+
+
+@preflight_rule
+def max_payload_fits_max_pending(v):
+    # nats-server -t accepts a max_payload above max_pending; the server then
+    # refuses to start. nats_config refuses it too; here it fails before the
+    # binary or anything else on the host changes.
+    extra = v.raw("nats_server_config_extra")
+    extra = extra if isinstance(extra, dict) else {}
+    try:
+        nats_conf.check({"max_payload": extra.get("max_payload", v.raw("nats_server_max_payload")),
+                         "max_pending": extra.get("max_pending")})
+    except nats_conf.NatsConfError as exc:
+        return [str(exc)]
+    return []
 
 
 # ------------------------------------------------------------ operator mode

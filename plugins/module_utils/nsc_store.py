@@ -27,10 +27,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from urllib.parse import urlsplit
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
+from ansible_collections.cmsgs.nats.plugins.module_utils import atomic_file, nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import (
     ACCOUNT,
     OPERATOR,
@@ -131,26 +130,13 @@ def make_private_dirs(path: str):
 
 
 def write_atomic(path: str, data: str, mode: int):
-    """Replace a file in one step, created with its final mode.
+    """Replace a file in one step, created with its final mode, in a private folder.
 
-    The temporary file lives next to the target and gets the mode before any
-    data is written, so a seed is never readable by others, not even for a
-    moment, and a crash never leaves a half-written JWT.
+    A seed is never readable by others, not even for a moment, and a crash
+    never leaves a half-written JWT (see atomic_file).
     """
-    directory = os.path.dirname(path)
-    make_private_dirs(directory)
-    fd, temp_path = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
-        raise
+    make_private_dirs(os.path.dirname(path))
+    atomic_file.write_atomic(path, data, mode)
 
 
 def _mode_of(path: str) -> int | None:
@@ -468,6 +454,7 @@ def plan_operator(paths: NscPaths, name: str, account_server_url: str | None = N
                   signing_keys: int | None = None, issued_at: int | None = None) -> Outcome:
     """Decide the operator JWT. Options left as None keep their stored value."""
     check_name(name, "name")
+    _refuse_new_operator_over_accounts(paths, name)
     plan = Plan()
     entity = resolve_entity(paths, plan, OPERATOR, paths.operator_jwt(name))
     nats = entity.current_nats({})
@@ -494,6 +481,82 @@ def plan_operator(paths: NscPaths, name: str, account_server_url: str | None = N
     outcome = Outcome(entity, plan, claims, token, _new_keys(entity, before_keys, nats["signing_keys"]))
     outcome.extra["signing_keys"] = nats["signing_keys"]
     return outcome
+
+
+def _refuse_new_operator_over_accounts(paths: NscPaths, name: str):
+    """A missing operator JWT beside existing accounts is a lost file, not a new operator.
+
+    A new operator key would leave every account signed by the old one
+    unusable, so the module stops and says how to get the file back.
+    """
+    if os.path.exists(paths.operator_jwt(name)):
+        return
+    try:
+        accounts = sorted(os.listdir(paths.accounts_dir(name)))
+    except FileNotFoundError:
+        return
+    found = [account for account in accounts if os.path.exists(paths.account_jwt(name, account))]
+    if not found:
+        return
+    issuers = set()
+    for account in found:
+        try:
+            issuers.add(nats_jwt.decode(read_text(paths.account_jwt(name, account)), check_times=False).issuer)
+        except JwtError:
+            continue
+    raise StoreError(
+        "the operator JWT %s is missing, but %s still holds %d account JWT(s) (%s) signed by %s. "
+        "A new operator key would orphan them, so none was made. Restore %s (and its seed under %s) "
+        "from a backup or from a server's copy of the operator JWT; to start a new operator on purpose, "
+        "move %s out of the way first"
+        % (paths.operator_jwt(name), paths.accounts_dir(name), len(found), ", ".join(found),
+           ", ".join(sorted(issuers)) or "an unknown key", paths.operator_jwt(name),
+           os.path.join(paths.keys_dir, "keys", "O"), paths.accounts_dir(name)))
+
+
+def _refuse_new_user_over_creds(paths: NscPaths, jwt_path: str, creds_files: list):
+    """A missing user JWT beside existing credentials is a lost file, not a new user.
+
+    A new key would overwrite the .creds that clients use today.
+    """
+    if os.path.exists(jwt_path):
+        return
+    existing = [path for path in creds_files if path and os.path.exists(path)]
+    if existing:
+        raise StoreError(
+            "the user JWT %s is missing, but %s exists. A new user key would overwrite it and lock out "
+            "every client that uses it, so none was made. Restore %s from a backup (the JWT is also the "
+            "first block of the .creds file), or remove %s to issue new credentials on purpose"
+            % (jwt_path, " and ".join(existing), jwt_path, " and ".join(existing)))
+
+
+# Bits a copy's mode must not have: a .creds file holds a seed and is for its
+# owner alone; a JWT is public but the server's group reads it, and nobody
+# else may change it.
+_COPY_FORBIDDEN_BITS = {"creds": 0o077, "jwt": 0o027}
+
+
+def check_copy_modes(params: dict):
+    """Refuse a copy mode that is not a quoted octal string, or that opens a file too far."""
+    for prefix, forbidden in _COPY_FORBIDDEN_BITS.items():
+        option = prefix + "_mode"
+        if option not in params or params[option] is None:
+            continue
+        value = params[option]
+        if isinstance(value, bool) or not isinstance(value, str):
+            raise StoreError(
+                "%s must be a quoted octal string such as '0600', got %r (%s); an unquoted YAML "
+                "number like 0600 arrives as the decimal %d: quote the mode"
+                % (option, value, type(value).__name__, 0o600))
+        text = value.strip()
+        if not 3 <= len(text) <= 4 or any(c not in "01234567" for c in text):
+            raise StoreError("%s %r is not an octal mode of 3 or 4 digits such as '0600'" % (option, value))
+        mode = int(text, 8)
+        if mode & forbidden:
+            raise StoreError(
+                "%s %r gives access to %s; use at most '%04o'"
+                % (option, value, "group or others" if prefix == "creds" else "others, or lets the group write",
+                   0o7777 & ~forbidden & 0o666))
 
 
 def _marker(name: str) -> str:
@@ -594,13 +657,15 @@ def user_permissions(permissions: dict) -> dict:
 
 def plan_user(paths: NscPaths, operator: str, account: str, name: str, permissions: dict | None = None,
               bearer_token: bool = False, use_signing_key: bool = False,
-              issued_at: int | None = None) -> Outcome:
-    """Decide the user JWT and its nsc .creds file."""
+              issued_at: int | None = None, creds_copies: list | None = None) -> Outcome:
+    """Decide the user JWT and its nsc .creds file (and refuse to replace ``creds_copies``)."""
     check_name(operator, "operator")
     check_name(account, "account")
     check_name(name, "name")
     load_parent(paths.operator_jwt(operator), OPERATOR, operator, "cmsgs.nats.jwt_operator")
     parent = load_parent(paths.account_jwt(operator, account), ACCOUNT, account, "cmsgs.nats.jwt_account")
+    _refuse_new_user_over_creds(paths, paths.user_jwt(operator, account, name),
+                                [paths.creds(operator, account, name)] + list(creds_copies or []))
     plan = Plan()
     entity = resolve_entity(paths, plan, USER, paths.user_jwt(operator, account, name))
     nats = entity.current_nats(dict({"pub": {}, "sub": {}}, **nats_jwt.DEFAULT_USER_LIMITS))
@@ -671,6 +736,7 @@ def run_module(module, planner, copies) -> None:
     that creates it in an earlier task would create it on a real run.
     """
     try:
+        check_copy_modes(module.params)
         result = _apply(module, planner, copies)
     except MissingParentError as exc:
         if not module.check_mode:

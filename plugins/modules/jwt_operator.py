@@ -77,7 +77,8 @@ options:
     type: str
   jwt_mode:
     description:
-      - Mode of the O(jwt_dest) copy, as for M(ansible.builtin.file).
+      - Mode of the O(jwt_dest) copy, a quoted octal string. A mode that lets others read or the group
+        write (such as C('0644')), or an unquoted number, is refused.
     type: raw
     default: "0640"
 seealso:

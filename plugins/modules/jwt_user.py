@@ -105,7 +105,8 @@ options:
     type: str
   creds_mode:
     description:
-      - Mode of the O(creds_dest) copy, as for M(ansible.builtin.file). It holds the user's seed.
+      - Mode of the O(creds_dest) copy, a quoted octal string. It holds the user's seed, so a mode that
+        lets the group or others in (such as C('0640')) or an unquoted number is refused.
     type: raw
     default: "0600"
 seealso:
@@ -210,6 +211,7 @@ def main():
             permissions=params["permissions"],
             bearer_token=params["bearer_token"],
             use_signing_key=params["use_signing_key"],
+            creds_copies=[params["creds_dest"]],
         )
 
     run_module(module, planner, lambda outcome: [copy_from_params(params, "creds", outcome.creds)])

@@ -37,6 +37,27 @@ options:
       - In check mode a missing binary (a host not yet installed) skips validation with a warning.
     type: path
     required: true
+  binary_candidate:
+    description:
+      - A new nats-server binary, copied beside the live one. The configuration (the new text, or the
+        file in place when its text is unchanged) is checked with it first; only then does it replace
+        O(nats_server_binary), in one rename. A binary that rejects the configuration is left where
+        it is and the live one keeps running. A path that does not exist means no new binary.
+    type: path
+  validate_as:
+    description:
+      - The service user, who runs C(nats-server -t) (through C(setpriv)) so the check reads the
+        configuration, certificates and keys with the server's rights. A key only root can read
+        then fails the check instead of the next start.
+      - In check mode a user that does not exist yet is replaced by the current one, with a warning.
+    type: str
+  monitor_url:
+    description:
+      - Base URL of the running server's monitoring port. When given and the server runs, its
+        C(/varz) version and configuration digest are compared with the binary and the file in
+        place before anything is replaced; a difference (left by a run that failed before its
+        restart) is reported in RV(drift) and asks for a restart.
+    type: str
   owner:
     description: Owner of the file.
     type: str
@@ -46,7 +67,7 @@ options:
     type: str
     default: root
   mode:
-    description: Mode of the file, as an octal string.
+    description: Mode of the file, as a quoted octal string.
     type: str
     default: '0640'
   watch_files:
@@ -75,8 +96,13 @@ attributes:
 requirements:
   - nats-server on the host (for validation)
 notes:
-  - Values of settings named C(password), C(token), C(nkey_seed), C(seed) or C(secret) are masked in
-    diffs and messages.
+  - Secrets stay in the configuration file. Values of settings named C(password), C(pass), C(token),
+    C(auth_token), C(nkey_seed), C(seed), C(secret), the JetStream encryption keys (C(key), C(ek),
+    C(encryption_key) and their C(prev_) forms), in any letter case and at any depth, credentials
+    inside URLs and nkey seeds anywhere are masked in the diff, the result, error messages and the
+    invocation line the module logs to the host's journal.
+  - nats-server -t accepts a C(max_payload) above C(max_pending) (64 MiB unless set), which the
+    server then refuses to start with; the module refuses it first.
 """
 
 EXAMPLES = r"""
@@ -114,7 +140,8 @@ restart_required:
   description:
     - True when the change touches a setting nats-server cannot reload (listen ports, server name,
       cluster and gateway addresses, operator, system account, resolver, JetStream store folder), or
-      when the old file was not written by this module, or when the systemd unit changed.
+      when the old file was not written by this module, when the systemd unit or the binary changed,
+      or when the running server does not run what was on disk (RV(drift)).
   returned: always
   type: bool
   sample: false
@@ -135,6 +162,24 @@ unit_enabled:
   returned: when O(unit_path) is given
   type: bool
   sample: true
+binary_changed:
+  description: True when O(binary_candidate) replaced the binary (a restart is needed).
+  returned: always
+  type: bool
+  sample: false
+drift:
+  description:
+    - What the running server runs differently from the binary and the file in place before this
+      run, one sentence each; empty when it matches, when it is not running or without O(monitor_url).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+previous_path:
+  description: The configuration this run replaced (or an earlier run), kept for a rollback; null if none.
+  returned: always
+  type: str
+  sample: /etc/nats-server/nats-server.conf.previous
 content_changed:
   description: True when the file's text changed (False when only owner, group or mode changed).
   returned: always
@@ -144,19 +189,28 @@ content_changed:
 
 import hashlib
 import os
-import tempfile
+import pwd
+import grp
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.cmsgs.nats.plugins.module_utils import atomic_file
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
     NatsConfError,
+    check,
     fingerprint_of,
     redact,
     render,
     restart_fingerprint,
     secret_values,
 )
+from ansible_collections.cmsgs.nats.plugins.module_utils.nats_runtime import (
+    RuntimeCheckError,
+    check_file,
+    inspect,
+)
+from ansible_collections.cmsgs.nats.plugins.module_utils.systemd_unit import install_unit, unit_state
 
 
 class ValidationError(Exception):
@@ -171,68 +225,85 @@ def _read(path):
         return None
 
 
-def _validate(module, binary, path, text):
-    """Run nats-server -t on ``text`` in a file beside ``path``; return that file's name.
+def _ids(owner, group):
+    try:
+        return pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise ValidationError("owner %s or group %s does not exist on the host" % (owner, group)) from None
 
-    The file is written in the destination folder so the later rename is atomic
-    and relative includes resolve as they will for the live file.
+
+def _user_exists(user):
+    try:
+        pwd.getpwnam(user)
+        return True
+    except KeyError:
+        return False
+
+
+def _validate(module, binary, path, text, secrets):
+    """Write ``text`` beside ``path`` with the live file's owner and mode and check it.
+
+    The candidate lives in the destination folder, so the later rename is
+    atomic and relative includes resolve as they will for the live file. It is
+    checked by the server's own user (O(validate_as)): a key that user cannot
+    read fails here instead of at the next start. Returns the candidate's name.
     """
-    folder = os.path.dirname(path) or "."
-    handle, candidate = tempfile.mkstemp(prefix=".nats-server.", suffix=".conf", dir=folder)
-    with os.fdopen(handle, "wb") as out:
-        out.write(to_bytes(text))
-    rc, stdout, stderr = module.run_command([binary, "-t", "-c", candidate])
+    params = module.params
+    try:
+        uid, gid = _ids(params["owner"], params["group"])
+    except ValidationError:
+        if not module.check_mode:
+            raise
+        # Check mode on a fresh host: the server's group is made by an earlier task.
+        uid, gid = -1, -1
+    candidate = atomic_file.write_temp(path, text, int(params["mode"], 8), uid, gid, prefix=".nats-server.")
+    user = params["validate_as"]
+    if user and module.check_mode and not _user_exists(user):
+        module.warn("user %s does not exist yet; the configuration was checked as %s" % (user, pwd.getpwuid(os.geteuid()).pw_name))
+        user = None
+    try:
+        rc, message, _digest = check_file(module, binary, candidate, user)
+    except RuntimeCheckError as exc:
+        atomic_file.discard(candidate)
+        raise ValidationError(str(exc)) from None
     if rc != 0:
-        os.unlink(candidate)
-        message = (stderr or stdout).strip().replace(candidate, path)
+        atomic_file.discard(candidate)
         raise ValidationError(
-            "nats-server rejected the new configuration for %s; the live file was left as it is. "
-            "nats-server said: %s" % (path, redact(message))
+            "nats-server rejected the new configuration for %s%s; the live file was left as it is. "
+            "nats-server said: %s" % (path, " (checked as user %s)" % user if user else "",
+                                      redact(message.replace(candidate, path), secrets))
         )
     return candidate
 
 
-def _install_unit(module, path, content):
-    """Write the systemd unit when its text differs; return (changed, diff)."""
-    old = _read(path)
-    changed = old != content
-    diff = {"before": old or "", "after": content, "before_header": path, "after_header": path}
-    if changed and not module.check_mode:
-        handle, candidate = tempfile.mkstemp(prefix=".unit.", dir=os.path.dirname(path))
-        with os.fdopen(handle, "wb") as out:
-            out.write(to_bytes(content))
-        os.chmod(candidate, 0o644)
-        os.rename(candidate, path)
-    return changed, diff
+def _keep_previous(path, old):
+    """Keep the configuration being replaced as <path>.previous, for a rollback."""
+    st = os.stat(path)
+    atomic_file.write_atomic(path + ".previous", old, st.st_mode & 0o7777, st.st_uid, st.st_gid)
+    return path + ".previous"
 
 
-def _unit_state(module, unit):
-    """Whether systemd has the unit active and enabled (both false without systemd)."""
-    systemctl = module.get_bin_path("systemctl")
-    if systemctl is None:
-        return {"unit_active": False, "unit_enabled": False}
-    active = module.run_command([systemctl, "is-active", "--quiet", unit])[0] == 0
-    enabled = module.run_command([systemctl, "is-enabled", "--quiet", unit])[0] == 0
-    return {"unit_active": active, "unit_enabled": enabled}
-
-
-def _install_config(module, path, text):
-    """Validate and write the configuration when its text differs; return whether it did."""
-    params = module.params
+def _install_config(module, path, text, old, binary, secrets):
+    """Validate and write the configuration; return the path of the kept previous file."""
     if module.check_mode:
-        if os.path.exists(params["nats_server_binary"]) and os.path.isdir(os.path.dirname(path)):
-            os.unlink(_validate(module, params["nats_server_binary"], path, text))
+        if os.path.exists(binary) and os.path.isdir(os.path.dirname(path)):
+            atomic_file.discard(_validate(module, binary, path, text, secrets))
         else:
-            module.warn("%s is not installed yet; the configuration was not validated" % params["nats_server_binary"])
-        return
-    candidate = _validate(module, params["nats_server_binary"], path, text)
-    file_args = module.load_file_common_arguments(
-        {"path": candidate, "owner": params["owner"], "group": params["group"], "mode": params["mode"]}
-    )
-    module.set_fs_attributes_if_different(file_args, False)
-    # A rename within one folder is atomic, and unlike atomic_move it keeps the
-    # owner and mode just set: the file never exists with looser permissions.
-    os.rename(candidate, path)
+            module.warn("%s is not installed yet; the configuration was not validated" % binary)
+        return None
+    candidate = _validate(module, binary, path, text, secrets)
+    previous = _keep_previous(path, old) if old is not None else None
+    atomic_file.commit(candidate, path)
+    return previous
+
+
+def _check_binary_candidate(module, path, binary, secrets):
+    """A new binary must accept the configuration in place before it replaces the old one."""
+    rc, message, _digest = check_file(module, binary, path, module.params["validate_as"])
+    if rc != 0:
+        raise ValidationError(
+            "the new nats-server binary %s rejects the configuration %s, so it did not replace %s: %s"
+            % (binary, path, module.params["nats_server_binary"], redact(message, secrets)))
 
 
 def _digests(paths):
@@ -247,20 +318,53 @@ def _digests(paths):
     return digests
 
 
-def run(module):
+def _drift(module, path, binary, active):
+    """Differences between the running server and the files in place before this run.
+
+    A run that failed after writing a file or a binary leaves the server on
+    the old one; the next run restarts it even though nothing is new.
+    """
+    params = module.params
+    if not (params["monitor_url"] and active and os.path.exists(path) and os.path.exists(binary)):
+        return []
+    user = params["validate_as"] if params["validate_as"] and _user_exists(params["validate_as"]) else None
+    try:
+        state = inspect(module, binary, path, params["monitor_url"], user)
+    except RuntimeCheckError as exc:
+        module.warn("could not compare the running server with %s: %s" % (path, exc))
+        return []
+    if not state["running"]:
+        return []
+    return state["differences"]
+
+
+def run(module, secrets):
     params = module.params
     path = params["path"]
+    binary = params["nats_server_binary"]
+    candidate_binary = params["binary_candidate"] if params["binary_candidate"] and os.path.exists(params["binary_candidate"]) else None
+    check(params["config"])
     text = render(params["config"], watched=_digests(params["watch_files"]))
     old = _read(path)
     content_changed = old != text
     restart_required = content_changed and (old is None or fingerprint_of(old) != restart_fingerprint(params["config"]))
-    diff = {"before": redact(old or ""), "after": redact(text), "before_header": path, "after_header": path}
+    diff = {"before": redact(old or "", secrets), "after": redact(text, secrets), "before_header": path, "after_header": path}
 
+    unit_changed = False
+    unit_status = {}
     diffs = [diff]
+    if params["unit_path"]:
+        unit_status = unit_state(module, params["unit_path"])
+    # Compared before anything is replaced: the server should run the old files.
+    drift = _drift(module, path, binary, unit_status.get("unit_active", bool(params["monitor_url"]) and not params["unit_path"]))
+
+    previous = None
     if content_changed:
-        _install_config(module, path, text)
+        previous = _install_config(module, path, text, old, candidate_binary or binary, secrets)
         attributes_changed = False
     else:
+        if candidate_binary:
+            _check_binary_candidate(module, path, candidate_binary, secrets)
         file_args = module.load_file_common_arguments(
             {"path": path, "owner": params["owner"], "group": params["group"], "mode": params["mode"]}
         )
@@ -268,21 +372,30 @@ def run(module):
         attributes_changed = module.set_fs_attributes_if_different(file_args, False, diff=attributes_diff)
         diffs.append(attributes_diff)
 
-    unit_changed = False
-    unit_state = {}
+    binary_changed = False
+    if candidate_binary:
+        binary_changed = True
+        if not module.check_mode:
+            atomic_file.commit(candidate_binary, binary)
+
     if params["unit_path"]:
-        unit_changed, unit_diff = _install_unit(module, params["unit_path"], params["unit_content"])
+        unit_changed, unit_diff = install_unit(params["unit_path"], params["unit_content"], module.check_mode)
         diffs.append(unit_diff)
-        unit_state = _unit_state(module, os.path.basename(params["unit_path"]))
+
+    for difference in drift:
+        module.warn("nats-server does not run what is on disk (%s); it will be restarted" % difference)
 
     result = {
         "path": path,
-        "changed": content_changed or attributes_changed or unit_changed,
+        "changed": content_changed or attributes_changed or unit_changed or binary_changed or bool(drift),
         "content_changed": content_changed,
         "unit_changed": unit_changed,
-        "restart_required": restart_required or unit_changed,
+        "binary_changed": binary_changed,
+        "drift": drift,
+        "previous_path": previous or (path + ".previous" if os.path.exists(path + ".previous") else None),
+        "restart_required": restart_required or unit_changed or binary_changed or bool(drift),
     }
-    result.update(unit_state)
+    result.update(unit_status)
     if module._diff:
         result["diff"] = diffs
     return result
@@ -294,6 +407,9 @@ def main():
             "path": {"type": "path", "required": True},
             "config": {"type": "dict", "required": True},
             "nats_server_binary": {"type": "path", "required": True},
+            "binary_candidate": {"type": "path"},
+            "validate_as": {"type": "str"},
+            "monitor_url": {"type": "str"},
             "owner": {"type": "str", "default": "root"},
             "group": {"type": "str", "default": "root"},
             "mode": {"type": "str", "default": "0640"},
@@ -303,14 +419,26 @@ def main():
         },
         required_together=[("unit_path", "unit_content")],
         supports_check_mode=True,
+        # The invocation is logged below, once the secrets in the config are
+        # known: AnsibleModule would otherwise send them to the journal.
+        no_log=True,
     )
-    # Mask secret settings (passwords, tokens) wherever Ansible echoes values,
-    # the module's own arguments included, without hiding the rest of the config.
-    module.no_log_values.update(secret_values(module.params["config"]))
+    # Mask secret settings (passwords, tokens, keys, credentials in URLs)
+    # wherever Ansible echoes values, the module's own arguments included,
+    # without hiding the rest of the configuration.
+    secrets = secret_values(module.params["config"])
+    # The invocation line shows the config as a Python repr, which doubles
+    # backslashes and may escape quotes: mask those spellings too.
+    module.no_log_values.update(secrets | {repr(value)[1:-1] for value in secrets})
+    module.no_log = False
+    module._log_invocation()
     try:
-        module.exit_json(**run(module))
-    except (NatsConfError, ValidationError) as exc:
-        module.fail_json(msg=str(exc))
+        if not isinstance(module.params["mode"], str) or len(module.params["mode"].strip()) not in (3, 4) \
+                or any(c not in "01234567" for c in module.params["mode"].strip()):
+            raise NatsConfError("mode must be a quoted octal string such as '0640', got %r" % module.params["mode"])
+        module.exit_json(**run(module, secrets))
+    except (NatsConfError, ValidationError, RuntimeCheckError) as exc:
+        module.fail_json(msg=redact(str(exc), secrets))
 
 
 if __name__ == "__main__":

@@ -73,6 +73,17 @@ def test_unit_is_hardened(host):
     assert host.check_output("systemctl show nats-server -p ReadWritePaths --value") == "/var/lib/nats-server"
 
 
+def test_unit_never_gives_up_restarting_and_scores_2_or_better(host):
+    # A server whose account server is down at boot fails until it is back:
+    # no start limit, a pause between attempts.
+    shown = host.check_output("systemctl show nats-server -p StartLimitIntervalUSec,StartLimitBurst,RestartUSec")
+    settings = dict(line.split("=", 1) for line in shown.splitlines())
+    assert settings["StartLimitIntervalUSec"] == "0" and settings["RestartUSec"] == "5s", settings
+    report = host.check_output("systemd-analyze security nats-server.service")
+    score = float(report.rsplit("Overall exposure level for nats-server.service:", 1)[1].split()[0])
+    assert score <= 2.0, report
+
+
 def test_a_real_client_publishes_and_receives(host):
     assert nats_roundtrip("nats://%s:4222" % host_address(host), payload=b"standalone works") == b"standalone works"
 
@@ -114,6 +125,21 @@ def test_reloadable_change_is_applied_without_restart(host, run_playbook):
     assert run_playbook().rc == 0
     assert monitor_get(host, "/varz")["max_payload"] == 1048576
     assert server_pid(host) == before
+
+
+def test_a_server_left_on_another_configuration_is_restarted_by_the_next_run(host, run_playbook):
+    assert run_playbook(extra_vars={"nats_server_max_payload": 2097152}).rc == 0
+    assert monitor_get(host, "/varz")["max_payload"] == 2097152
+    # What a run that died after writing the file and before its reload leaves:
+    # the disk says one thing (the kept previous file), the server runs another.
+    host.run_test("cp -p %s.previous %s", CONFIG, CONFIG)
+    before = server_pid(host)
+    run = run_playbook()
+    assert run.rc == 0, run.output
+    assert "does not run what is on disk" in run.output, run.output
+    assert monitor_get(host, "/varz")["max_payload"] == 1048576
+    assert server_pid(host) != before
+    assert run_playbook().changed_count() == 0
 
 
 def test_port_change_restarts_the_server(host, run_playbook):

@@ -445,3 +445,26 @@ def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, addre
     assert third.changed_count() == 0, third.output
     assert asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1],
                                            "tls://%s:4222" % address[WEST_1])) == b"east to west over TLS"
+
+
+def test_a_lost_ca_folder_does_not_replace_the_certificates(hosts):
+    host = hosts[EAST_1]
+    before = {name: file_digest(host, "%s/%s" % (CERTS, name))
+              for name in ("cmserver/cert.pem", "cmserver/ca.pem", "cmcluster/cert.pem")}
+    pid = server_pid(host)
+    kept = PKI + ".kept"
+    # A new checkout or AWX job: the controller has no CA folder and issues new CAs.
+    shutil.move(PKI, kept)
+    try:
+        refused = run(extra_vars={"tls_certs_pki_dir": PKI}, limit=EAST_1)
+        assert refused.rc != 0
+        assert "Refusing to replace the certificates of %s" % EAST_1 in refused.output, refused.output
+        assert "different CA" in refused.output and "tls_certs_allow_ca_change" in refused.output
+        assert {name: file_digest(host, "%s/%s" % (CERTS, name)) for name in before} == before
+        assert server_pid(host) == pid
+    finally:
+        shutil.rmtree(PKI, ignore_errors=True)
+        shutil.move(kept, PKI)
+    again = run(limit=EAST_1)
+    assert again.rc == 0, again.output
+    assert {name: file_digest(host, "%s/%s" % (CERTS, name)) for name in before} == before

@@ -85,6 +85,11 @@ PREFLIGHT_CASES = {
     ),
     "service_user_is_not_root": ({"nats_server_user": "nats"}, {"nats_server_user": "root"},
                                  "nats_server_user is 'root': a service never runs as root"),
+    "max_payload_fits_max_pending": (
+        {"nats_server_max_payload": "8388608", "nats_server_config_extra": {"max_pending": 8388608}},
+        {"nats_server_max_payload": 2097152, "nats_server_config_extra": {"max_pending": 1048576}},
+        "max_payload (2097152) is larger than max_pending (1048576)",
+    ),
 }
 
 

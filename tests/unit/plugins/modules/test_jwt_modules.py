@@ -203,3 +203,59 @@ def test_missing_nkeys_is_reported(run, nsc, monkeypatch):
     monkeypatch.setattr(jwt_user, "HAS_NKEYS", False)
     result = run(jwt_user, name="u", account="A", operator="O", nsc_dir=nsc)
     assert result["failed"] is True and "nkeys" in result["msg"]
+
+
+def test_a_lost_operator_jwt_beside_accounts_is_refused_not_replaced(run, nsc, ncred):
+    system_sequence(run, nsc, ncred)
+    operator_jwt = os.path.join(nsc, "stores", "REGION1", "REGION1.jwt")
+    seeds_before = sorted(seeds_under(nsc))
+    os.unlink(operator_jwt)
+    result = run(jwt_operator, name="REGION1", nsc_dir=nsc)
+    assert result["failed"]
+    assert operator_jwt in result["msg"] and "SYS" in result["msg"] and "Restore" in result["msg"]
+    assert not os.path.exists(operator_jwt)
+    assert sorted(seeds_under(nsc)) == seeds_before  # no new operator key
+
+
+def test_a_lost_user_jwt_beside_its_creds_is_refused_and_the_creds_kept(run, nsc, ncred):
+    system_sequence(run, nsc, ncred)
+    user_jwt = os.path.join(nsc, "stores", "REGION1", "accounts", "SYS", "users", "sys.jwt")
+    store_creds = os.path.join(nsc, "keys", "creds", "REGION1", "SYS", "sys.creds")
+    copy = ncred / "creds" / "sys.creds"
+    kept = [open(store_creds).read(), copy.read_text()]
+    os.unlink(user_jwt)
+    result = run(jwt_user, name="sys", account="SYS", operator="REGION1", nsc_dir=nsc, creds_dest=str(copy))
+    assert result["failed"]
+    assert user_jwt in result["msg"] and store_creds in result["msg"] and "Restore" in result["msg"]
+    assert [open(store_creds).read(), copy.read_text()] == kept
+    # The copy alone is protected too: a fresh store must not overwrite a deployed .creds.
+    os.unlink(store_creds)
+    result = run(jwt_user, name="sys", account="SYS", operator="REGION1", nsc_dir=nsc, creds_dest=str(copy))
+    assert result["failed"] and str(copy) in result["msg"]
+    assert copy.read_text() == kept[1]
+
+
+@pytest.mark.parametrize("mode", ["0640", "0604", "0660", "0644", 384, 0o600, True, "600x"])
+def test_creds_mode_refuses_open_or_unquoted_modes(run, nsc, ncred, mode):
+    system_sequence(run, nsc, ncred)
+    result = run(jwt_user, name="app", account="SYS", operator="REGION1", nsc_dir=nsc,
+                 creds_dest=str(ncred / "creds" / "app.creds"), creds_mode=mode)
+    assert result["failed"] and "creds_mode" in result["msg"]
+    assert not os.path.exists(os.path.join(nsc, "stores", "REGION1", "accounts", "SYS", "users", "app.jwt"))
+    assert not (ncred / "creds" / "app.creds").exists()
+
+
+@pytest.mark.parametrize("mode", ["0644", "0660", "0666", 416])
+def test_jwt_mode_refuses_world_readable_group_writable_or_unquoted(run, nsc, ncred, mode):
+    result = run(jwt_operator, name="REGION1", nsc_dir=nsc, jwt_dest=str(ncred / "REGION1.jwt"), jwt_mode=mode)
+    assert result["failed"] and "jwt_mode" in result["msg"]
+    assert not os.path.exists(nsc) and not (ncred / "REGION1.jwt").exists()
+
+
+@pytest.mark.parametrize("mode", ["0600", "0400", "600"])
+def test_creds_mode_accepts_owner_only_modes(run, nsc, ncred, mode):
+    system_sequence(run, nsc, ncred)
+    result = run(jwt_user, name="app", account="SYS", operator="REGION1", nsc_dir=nsc,
+                 creds_dest=str(ncred / "creds" / "app.creds"), creds_mode=mode)
+    assert not result.get("failed"), result.get("msg")
+    assert mode_of(ncred / "creds" / "app.creds") == int(mode, 8)
