@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Account server benchmark: GET throughput beside nginx, push-to-applied latency.
 
 1. GET /jwt/v1/accounts/<pub> with wrk (32 connections, a rotating set of

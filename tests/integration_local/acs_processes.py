@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Real processes for the account server tests and the benchmark.
 
 The account server runs from its built wheel (unpacked onto PYTHONPATH, so

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The account server with real processes: nats-server resolving accounts
 through it, pushes as nsc sends them, live limits, crashes, secondaries.
 

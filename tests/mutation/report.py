@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Score per folder and the survivors of the last mutmut run.
 
 Reads mutmut's per-file results (mutants/**/*.py.meta) and
@@ -80,6 +83,9 @@ def main(mutants, equivalent_md):
             for name in survivors[folder]:
                 print("  " + name)
     stale = sorted(set(explained) - {n for f in survivors for n in survivors[f]})
+    if stale:
+        print("\nlisted in %s but no longer surviving (remove them): %s" % (
+            os.path.relpath(equivalent_md), ", ".join(stale)))
     if explained:
         print("\n%d survivor(s) explained in %s" % (len(explained), os.path.relpath(equivalent_md)))
     return 1 if unexplained else 0

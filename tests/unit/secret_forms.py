@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every form in which a key could end up printed, to show that none of them did.
 
 A check that looks for "BEGIN" or for the seed string alone misses a key that

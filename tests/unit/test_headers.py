@@ -16,7 +16,7 @@ PY_HEADER = [
     "# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)",
 ]
 PY_FILES = sorted(
-    path for folder in ("plugins", "tests", "molecule") for path in (ROOT / folder).rglob("*.py")
+    path for folder in ("plugins", "tests", "molecule", "extensions") for path in (ROOT / folder).rglob("*.py")
     if "output" not in path.relative_to(ROOT).parts
 )
 DOC_FILES = sorted((ROOT / "plugins" / "filter").glob("*.yml"))

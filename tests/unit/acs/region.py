@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test material for the account server: a REGION1 operator and its JWTs.
 
 The operator, its SYS account and the sys user come from nsc_store (as the

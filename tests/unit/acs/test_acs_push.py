@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """POST /jwt/v1/accounts/<pub>: what is stored, what is refused, and that a
 refusal leaves the store byte for byte as it was."""
 

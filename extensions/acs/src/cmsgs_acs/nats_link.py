@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The NATS side: claim update notifications, lookups and the pack protocol.
 
 The connection uses a user of the system account (sys_creds_path), because

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A secondary takes the primary's store over HTTP: at start, then periodically.
 
 GET <primary_url>/jwt/v1/pack?max=<pack_max> returns every unexpired

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The account store: <store_dir>/<account public key>.jwt, one JWT a file.
 
 The layout and modes are nats-account-server's (0600 files, 0700 folder),

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which account JWTs this server accepts: the checks of a push, in order.
 
 The operator JWT names the keys that may sign accounts (its own key and

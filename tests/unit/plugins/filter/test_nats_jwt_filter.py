@@ -134,7 +134,7 @@ def test_every_filter_has_documentation_under_its_own_name():
         assert "cmsgs.nats." + name in doc["EXAMPLES"]
 
 
-def test_times_are_checked_unless_turned_off():
+def test_an_expired_token_is_refused_naming_its_expiry():
     expired = operator_token(exp=1000)
     with pytest.raises(AnsibleFilterError, match="^nats_jwt_claims: not a valid NATS JWT: the JWT expired at 1000$"):
         nats_jwt_claims(expired)
