@@ -282,7 +282,7 @@ def main():
             names=dict(type="list", elements="str", default=[]),
             expiry_warning_days=dict(type="int", default=30),
             require_ecdsa=dict(type="bool"),
-            key_owners=dict(type="list", elements="str"),
+            key_owners=dict(type="list", elements="str", no_log=False),
             public_ca=dict(type="str", default="allow", choices=list(tls_spec.PUBLIC_CA_CHOICES)),
             report_only=dict(type="bool", default=False),
         ),

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import testinfra
-from nats_testlib import file_digest, host_address, monitor_get, nats_roundtrip, run_ansible_playbook, server_pid
+from nats_testlib import host_address, monitor_get, nats_roundtrip, run_ansible_playbook, server_pid
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import NscPaths, plan_account, plan_operator
