@@ -37,6 +37,10 @@ def nats_server_preflight(variables):
     return _call("nats_server_preflight", plan.preflight_problems, variables)
 
 
+def nats_server_warnings(variables):
+    return _call("nats_server_warnings", plan.preflight_warnings, variables)
+
+
 def nats_server_operator(variables, operator_jwt_read=None, system_account_jwt_read=None):
     if not plan.nats_jwt.HAS_NKEYS:
         raise AnsibleFilterError("the Python libraries nkeys and PyNaCl are needed on the controller to read NATS JWTs")
@@ -103,6 +107,7 @@ class FilterModule:
     def filters(self):
         return {
             "nats_server_preflight": nats_server_preflight,
+            "nats_server_warnings": nats_server_warnings,
             "nats_server_operator": nats_server_operator,
             "nats_server_tls_sets": nats_server_tls_sets,
             "nats_server_watch_files": nats_server_watch_files,

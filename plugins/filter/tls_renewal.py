@@ -81,6 +81,9 @@ def renewal_reasons(cert_path, purpose=None, key_path=None, ca_path=None, names=
         rule = problem["rule"]
         if purpose is None and rule in (tls_spec.RULE_EKU, tls_spec.RULE_KEY_USAGE):
             continue
+        # Who may read the key is fixed with chmod/chown, not by issuing again.
+        if rule in (tls_spec.RULE_KEY_PERMISSIONS, tls_spec.RULE_KEY_OWNER):
+            continue
         if rule == tls_spec.RULE_SAN:
             with open(cert_path, "rb") as handle:
                 leaf = tls_spec.load_certificates(handle.read())[0]

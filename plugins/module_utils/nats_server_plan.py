@@ -26,7 +26,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_conf, nats_jwt, tls_spec
+from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_conf, nats_jwt, nats_server_trust, tls_spec
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, RoleVars, collect_problems
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -64,8 +64,14 @@ def preflight_rule(function):
 
 
 def preflight_problems(variables):
-    """Every problem the preflight rules find, in rule order."""
-    return collect_problems(PREFLIGHT_RULES, _vars(variables))
+    """Every problem the preflight rules find, in rule order; the trust rules
+    (nats_server_trust.PREFLIGHT_RULES) come last."""
+    return collect_problems(PREFLIGHT_RULES + nats_server_trust.PREFLIGHT_RULES, _vars(variables))
+
+
+def preflight_warnings(variables):
+    """The weaker choices the variables make, each naming the variable (nats_server_trust.WARNINGS)."""
+    return collect_problems(nats_server_trust.WARNINGS, _vars(variables))
 
 
 def _port(v, name):
@@ -531,7 +537,7 @@ def operator_plan(variables, operator_jwt_read=None, system_account_jwt_read=Non
     if not v.bool("nats_server_operator_enabled"):
         return {"enabled": False, "problems": [], "jwt": "", "settings": {}}
     facts = OperatorFacts(v, operator_jwt_read, system_account_jwt_read)
-    problems = collect_problems(OPERATOR_RULES, facts)
+    problems = collect_problems(OPERATOR_RULES + nats_server_trust.OPERATOR_RULES, facts)
     settings = {} if problems else _operator_settings(v, facts)
     return {"enabled": True, "problems": problems, "jwt": facts.operator_jwt, "settings": settings}
 
@@ -542,6 +548,9 @@ def _operator_settings(v, f):
     settings = {"operator": f.operator_jwt, "system_account": f.system_account_id}
     if v.str("nats_server_resolver_type") == "url":
         settings["resolver"] = "URL(%s)" % v.str("nats_server_resolver_url")
+        resolver_tls = nats_server_trust.resolver_tls(v)
+        if resolver_tls:
+            settings["resolver_tls"] = resolver_tls
         return settings
     settings["resolver"] = {
         "type": "full",
@@ -612,7 +621,7 @@ def tls_sets(variables):
                 "label": "cmgwpeers/%s trusted by cmgateway" % peer["name"], "purpose": "gateway_peer",
                 "cert": folder + "/cert.pem", "ca": gateway_ca,
             })
-    return sets
+    return [nats_server_trust.tls_set_trust(v, tls_set) for tls_set in sets]
 
 
 def watch_files(sets):
@@ -681,7 +690,8 @@ def tls_blocks(v, version, pins=()):
     # cmgateway/ca.pem verifies every peer that connects in (a server cannot tell
     # which peer it is before the handshake), so it must trust each peer's CA.
     gateway["pinned_certs"] = list(pins) if v.bool("nats_server_gateway_pinned_certs") else None
-    return {"client": client, "cluster": mutual(folders["cluster"]), "gateway": gateway}
+    cluster = dict(mutual(folders["cluster"]), **nats_server_trust.cluster_tls_trust(v))
+    return {"client": client, "cluster": cluster, "gateway": gateway}
 
 
 # ------------------------------------------------------------ configuration
@@ -739,6 +749,9 @@ def server_config(variables, version="", operator=None, tls_checks=None, check_m
         }})
     if v.bool("nats_server_operator_enabled"):
         blocks.append(_operator_block(operator, check_mode))
+    route_pin_problems = nats_server_trust.own_route_key_is_pinned(v, tls_checks)
+    if route_pin_problems:
+        raise PlanError(" | ".join(route_pin_problems))
     tls = tls_blocks(v, version, gateway_pins(tls_checks))
     if v.bool("nats_server_client_tls"):
         blocks.append({"tls": tls["client"]})

@@ -19,7 +19,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
+import os
+import pwd
 import re
+import stat
 import traceback
 
 try:
@@ -90,6 +93,14 @@ RULE_EXPIRING = "expiring"
 RULE_EKU = "extended_key_usage"
 RULE_KEY_USAGE = "key_usage"
 RULE_SAN = "san"
+RULE_KEY_PERMISSIONS = "key_permissions"
+RULE_KEY_OWNER = "key_owner"
+RULE_CA_CONSTRAINTS = "ca_constraints"
+RULE_PUBLIC_CA = "public_ca"
+
+# What to do when a CA file trusts a CA of the system trust store: anyone that
+# CA issued a certificate to passes the chain check.
+PUBLIC_CA_CHOICES = ("allow", "warn", "refuse")
 
 _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 _PEM_BLOCK_RE = re.compile(
@@ -450,6 +461,107 @@ def system_ca_bundle():
     return None
 
 
+def check_key_access(path, owners=None):
+    """Problems with who may read a private key file.
+
+    Any permission for the group or others is a finding: the key is the
+    server's identity, and only the service user (which nats-server runs as)
+    or root should be able to read it. owners, when given, lists the user
+    names that may own the file.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return []  # reported as unreadable by the key check itself
+    problems = []
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        problems.append(_problem(
+            path, RULE_KEY_PERMISSIONS,
+            "the private key has mode %04o, so users other than its owner can read or change it; "
+            "chmod 0600 it" % mode,
+        ))
+    if owners is not None:
+        try:
+            owner = pwd.getpwuid(info.st_uid).pw_name
+        except KeyError:
+            owner = str(info.st_uid)
+        if owner not in owners:
+            problems.append(_problem(
+                path, RULE_KEY_OWNER,
+                "the private key is owned by %s; only %s may own it (chown it to the service user)"
+                % (owner, " or ".join(owners)),
+            ))
+    return problems
+
+
+def _check_ca_constraints(chain, paths, problems):
+    """Every issuer in the chain must be a CA allowed to sign certificates.
+
+    Go (crypto/x509 CheckSignatureFrom) refuses a v3 issuer without
+    basicConstraints CA:TRUE, and one whose keyUsage lacks keyCertSign; the
+    chain check above only compared names and signatures.
+    """
+    for cert, path in zip(chain[1:], paths[1:]):
+        subject = cert.subject.rfc4514_string()
+        constraints = _extension(cert, x509.BasicConstraints)
+        if cert.version == x509.Version.v3 and (constraints is None or not constraints.ca):
+            problems.append(_problem(
+                path, RULE_CA_CONSTRAINTS,
+                "'%s' signs the chain but is not a CA (basicConstraints CA:TRUE is missing), so Go refuses "
+                "the chain; reissue it as a CA" % subject,
+            ))
+        key_usage = _extension(cert, x509.KeyUsage)
+        if key_usage is not None and not key_usage.key_cert_sign:
+            problems.append(_problem(
+                path, RULE_CA_CONSTRAINTS,
+                "'%s' signs the chain but its keyUsage lacks keyCertSign, so Go refuses the chain; "
+                "reissue it with keyUsage keyCertSign" % subject,
+            ))
+
+
+def public_anchors(anchors, system_anchors):
+    """Subjects of the anchors that are, or are issued by, a CA of the system trust store.
+
+    Compared by key (SPKI), so a re-issued or cross-signed public root counts too.
+    """
+    system_keys = {spki_der(a.public_key()) for a in system_anchors}
+    found = []
+    for anchor in anchors:
+        if spki_der(anchor.public_key()) in system_keys:
+            found.append(anchor.subject.rfc4514_string())
+            continue
+        issuers = [a for a in system_anchors if a.subject == anchor.issuer]
+        if any(_signature_valid(anchor, issuer) for issuer in issuers):
+            found.append(anchor.subject.rfc4514_string())
+    return found
+
+
+def _check_private_ca(ca_path, anchors, purpose, public_ca, result):
+    """Routes and gateways admit every certificate their CA file vouches for:
+    a public CA there would let any certificate it issued join."""
+    if public_ca == "allow" or not ca_path or not anchors:
+        return
+    bundle = system_ca_bundle()
+    if not bundle:
+        return
+    try:
+        system_anchors = load_certificates(_read(bundle))
+    except (OSError, ValueError):
+        return
+    public = public_anchors(anchors, system_anchors)
+    if not public:
+        return
+    finding = _problem(
+        ca_path, RULE_PUBLIC_CA,
+        "the CA file trusts %s, in or issued by the system trust store (%s): any certificate such a CA "
+        "issued would be accepted for %s; use a private CA for it"
+        % (", ".join("'%s'" % s for s in public[:3]) + (" and %d more" % (len(public) - 3) if len(public) > 3 else ""),
+           bundle, purpose),
+    )
+    (result["problems"] if public_ca == "refuse" else result["warnings"]).append(finding)
+
+
 def _check_key(cert, cert_path, require_ecdsa, problems):
     key_type, curve, key_size = key_description(cert.public_key())
     if key_type == "ECDSA":
@@ -519,7 +631,7 @@ def _check_usages(chain, paths, purpose, needed, problems):
         ))
 
 
-def _check_chain(leaf, intermediates, cert_path, ca_path, result):
+def _check_chain(leaf, intermediates, cert_path, ca_path, result, purpose="client", public_ca="allow"):
     """Verify the chain; return it with the file each of its certificates came from."""
     trust_path = ca_path or system_ca_bundle()
     result["trust_source"] = trust_path
@@ -531,6 +643,7 @@ def _check_chain(leaf, intermediates, cert_path, ca_path, result):
     anchors = _load_cert_file(trust_path, "CA file", result["problems"])
     if not anchors:
         return [leaf], [cert_path]
+    _check_private_ca(ca_path, anchors, purpose, public_ca, result)
     chain, error = build_chain(leaf, intermediates, anchors)
     if error:
         result["problems"].append(_problem(
@@ -544,8 +657,12 @@ def _check_chain(leaf, intermediates, cert_path, ca_path, result):
 
 
 def check_certificate_files(cert_path, purpose, key_path=None, ca_path=None, names=None,
-                            expiry_warning_days=30, require_ecdsa=None, now=None):
+                            expiry_warning_days=30, require_ecdsa=None, now=None,
+                            key_owners=None, public_ca="allow"):
     """Check a certificate (with its key and CA) against the spec for one purpose.
+
+    key_owners: user names that may own the key file (None: any owner).
+    public_ca: what a CA file holding a publicly trusted CA is (see PUBLIC_CA_CHOICES).
 
     Returns a dict with `facts` (public data of the leaf, or {} when it cannot be
     read), `chain` (subjects from leaf to trust anchor), `problems` and `warnings`
@@ -553,6 +670,8 @@ def check_certificate_files(cert_path, purpose, key_path=None, ca_path=None, nam
     """
     if purpose not in PURPOSES:
         raise TlsSpecError("purpose %r is not one of %s" % (purpose, ", ".join(sorted(PURPOSES))))
+    if public_ca not in PUBLIC_CA_CHOICES:
+        raise TlsSpecError("public_ca %r is not one of %s" % (public_ca, ", ".join(PUBLIC_CA_CHOICES)))
     if expiry_warning_days < 0:
         raise TlsSpecError("expiry_warning_days must be 0 or more, not %d" % expiry_warning_days)
     spec = PURPOSES[purpose]
@@ -571,6 +690,7 @@ def check_certificate_files(cert_path, purpose, key_path=None, ca_path=None, nam
     _check_key(leaf, cert_path, require_ecdsa, problems)
 
     if key_path:
+        problems.extend(check_key_access(key_path, key_owners))
         private_key = _load_private_key(key_path, problems)
         if private_key is not None and spki_der(private_key.public_key()) != spki_der(leaf.public_key()):
             problems.append(_problem(
@@ -578,7 +698,8 @@ def check_certificate_files(cert_path, purpose, key_path=None, ca_path=None, nam
                 "the private key does not belong to the certificate in %s; install the matching pair" % cert_path,
             ))
 
-    chain, paths = _check_chain(leaf, intermediates, cert_path, ca_path, result)
+    chain, paths = _check_chain(leaf, intermediates, cert_path, ca_path, result, purpose, public_ca)
+    _check_ca_constraints(chain, paths, problems)
     labels = ["the certificate"] + ["the CA certificate"] * (len(chain) - 1)
     for cert, path, label in zip(chain, paths, labels):
         _check_validity(cert, path, label, now, expiry_warning_days, problems, warnings)

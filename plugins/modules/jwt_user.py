@@ -81,6 +81,8 @@ options:
     description:
       - Let the JWT alone authenticate the user, without proving possession of the seed.
       - Keep it false unless a client cannot sign the server's nonce.
+      - Such a JWT is itself a credential, so it is masked in the result, the diff and every message;
+        read it from RV(jwt_path) as the store's owner.
     type: bool
     default: false
   use_signing_key:
@@ -151,6 +153,7 @@ jwt:
   description:
     - The user JWT (public data, but together with the seed it lets a client connect).
     - In check mode, null when the user would be created.
+    - Masked for a O(bearer_token=true) user, whose JWT alone lets a client connect.
   returned: success
   type: str
   sample: eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOi...
@@ -203,7 +206,7 @@ def main():
     params = module.params
 
     def planner():
-        return plan_user(
+        outcome = plan_user(
             paths_from_params(params),
             params["operator"],
             params["account"],
@@ -213,6 +216,11 @@ def main():
             use_signing_key=params["use_signing_key"],
             creds_copies=[params["creds_dest"]],
         )
+        # The server checks no nonce signature for a bearer user: its JWT is a
+        # password, kept out of the result, the diff and messages like a seed.
+        if params["bearer_token"]:
+            module.no_log_values.add(outcome.token)
+        return outcome
 
     run_module(module, planner, lambda outcome: [copy_from_params(params, "creds", outcome.creds)])
 

@@ -27,6 +27,11 @@ description:
     a certificate of the chain is expired or not yet valid;
     the extended key usage lacks C(serverAuth) (and C(clientAuth) for routes and gateways);
     the key usage lacks C(digitalSignature);
+    a certificate that signs the chain lacks C(CA:TRUE) or, with a key usage extension, C(keyCertSign)
+    (Go refuses such a chain);
+    the private key file grants any permission to its group or others, or is owned by a user
+    not in O(key_owners);
+    the CA file trusts a CA of the system trust store, when O(public_ca=refuse);
     the subjectAltNames do not cover every name in O(names)."
   - A certificate that expires within O(expiry_warning_days) only raises a warning.
   - File contents never appear in the result or in messages. The private key is parsed only to
@@ -91,6 +96,22 @@ options:
         listener is restricted to the ECDHE_ECDSA suites as well.
       - Left out, the purpose decides (true for everything but V(client)).
     type: bool
+  key_owners:
+    description:
+      - User names that may own O(key_path), typically the service user and V(root).
+      - Left out, any owner is accepted; the mode is checked either way.
+    type: list
+    elements: str
+  public_ca:
+    description:
+      - What to do when O(ca_path) holds a CA that is in, or issued by a CA in, the host's system trust
+        store.
+      - Routes and gateways accept every certificate their CA file vouches for, so a public CA there
+        admits any certificate it ever issued. V(refuse) makes that a problem, V(warn) a warning,
+        V(allow) skips the check (right for the client listener).
+    type: str
+    choices: [allow, warn, refuse]
+    default: allow
   report_only:
     description:
       - Return the problems without failing the task.
@@ -118,6 +139,9 @@ EXAMPLES = r"""
     names:
       - nats1.example.com
       - 10.0.0.11
+    # Only the service user or root may own the key, and the route CA must be private.
+    key_owners: [cmsgs, root]
+    public_ca: refuse
 
 - name: Check a peer cluster's gateway certificate, only reporting
   cmsgs.nats.tls_cert_check:
@@ -154,7 +178,8 @@ problems:
       description:
         - The check that failed, one of C(unreadable), C(unparsable), C(key_encrypted), C(key_type),
           C(key_curve), C(key_size), C(key_mismatch), C(chain), C(expired), C(not_yet_valid),
-          C(extended_key_usage), C(key_usage), C(san).
+          C(extended_key_usage), C(key_usage), C(san), C(ca_constraints), C(key_permissions), C(key_owner),
+          C(public_ca).
       type: str
       sample: extended_key_usage
     message:
@@ -257,6 +282,8 @@ def main():
             names=dict(type="list", elements="str", default=[]),
             expiry_warning_days=dict(type="int", default=30),
             require_ecdsa=dict(type="bool"),
+            key_owners=dict(type="list", elements="str", no_log=False),
+            public_ca=dict(type="str", default="allow", choices=list(tls_spec.PUBLIC_CA_CHOICES)),
             report_only=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
@@ -273,6 +300,8 @@ def main():
             names=params["names"],
             expiry_warning_days=params["expiry_warning_days"],
             require_ecdsa=params["require_ecdsa"],
+            key_owners=params["key_owners"],
+            public_ca=params["public_ca"],
         )
     except tls_spec.TlsSpecError as exc:
         module.fail_json(msg=str(exc))

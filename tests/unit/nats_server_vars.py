@@ -23,6 +23,7 @@ def role_defaults(**overrides):
         nats_server_resolver_dir="/var/lib/nats-server/resolver",
         nats_server_user="cmsgs",
         nats_server_group="cmsgs",
+        nats_server_operator_public_key="",
     )
     leftover = [name for name, value in values.items() if isinstance(value, str) and "{{" in value]
     assert leftover == [], "resolve these templated defaults here: %s" % leftover

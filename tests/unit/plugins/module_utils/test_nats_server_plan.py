@@ -286,7 +286,8 @@ def test_tls_sets_cover_own_and_peer_certificates_skipping_this_cluster():
     assert [s["label"] for s in sets] == ["cmserver", "cmcluster", "cmgateway", "cmgwpeers/west",
                                          "cmgwpeers/west trusted by cmgateway"]
     assert sets[0] == {"label": "cmserver", "purpose": "client", "cert": "/srv/certs/cmserver/cert.pem",
-                       "key": "/srv/certs/cmserver/privkey.pem", "ca": None, "require_ecdsa": True}
+                       "key": "/srv/certs/cmserver/privkey.pem", "ca": None, "require_ecdsa": True,
+                       "key_owners": ["cmsgs", "root"]}
     assert sets[3]["names"] == ["west-1.example.com", "west-2"]
     assert sets[3]["ca"] == "/srv/certs/cmgwpeers/west/ca.pem" and sets[4]["ca"] == "/srv/certs/cmgateway/ca.pem"
     assert "key" not in sets[3]

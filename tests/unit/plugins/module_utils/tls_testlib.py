@@ -126,6 +126,9 @@ class Pki(object):
         path = os.path.join(str(self.dir), filename)
         with open(path, "wb") as handle:
             handle.write(data)
+        if b"PRIVATE KEY" in data or filename.endswith(".key"):
+            # As installed: a key readable by others is itself a finding.
+            os.chmod(path, 0o600)
         return path
 
     def leaf(self, prefix, kind="p256", sans=("localhost", "127.0.0.1"), issuer=None, issuer_key=None, **kwargs):
