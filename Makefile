@@ -1,7 +1,7 @@
 # Entry points for people and CI. Everything runs from .venv, built from
 # requirements.txt; nothing installed by hand is needed.
 #   make demo   deploy one NATS server in a local systemd container and use it
-#   make test   the whole suite: unit, lint, sanity, molecule scenarios
+#   make test   the whole suite: unit, lint, sanity, molecule scenarios, distribution
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
 SCENARIOS ?= standalone region1 tls
 
-.PHONY: venv test unit lint sanity molecule demo demo-destroy bench harness clean
+.PHONY: venv test unit lint sanity molecule distribution demo demo-destroy bench harness clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,14 @@ harness: venv
 molecule: harness
 	for scenario in $(SCENARIOS); do $(BIN)/molecule test --scenario-name "$$scenario"; done
 
-test: unit lint sanity molecule
+# The collection as users receive it, on one systemd host: an AWX job through
+# ansible-runner (survey answers as strings, the Region One Token as a
+# credential), the Galaxy tarball deployed by FQCN, the execution environment
+# build context, the changelog fragments.
+distribution: harness
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/distribution
+
+test: unit lint sanity molecule distribution
 
 demo: harness
 	tests/harness/demo.sh

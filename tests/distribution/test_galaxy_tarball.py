@@ -51,7 +51,7 @@ def test_tarball_holds_the_collection_and_not_the_development_tree(tarball):
     names = tar_names(tarball)
     for shipped in ("meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt",
                     "playbooks/site.yml", "roles/nats_server/tasks/main.yml", "docs/awx.md",
-                    "changelogs/changelog.yaml"):
+                    "CHANGELOG.md", "changelogs/config.yaml"):
         assert shipped in names
     for kept_back in ("collections", "tests", "molecule", ".venv", ".cache", "execution-environment.yml",
                       "changelogs/fragments"):
