@@ -86,7 +86,9 @@ def inventory_script(host, system_account_jwt):
         "nats_servers": {"hosts": [host.name]},
         "_meta": {"hostvars": {host.name: dict(
             host.inventory_vars(),
-            # The Region One Token is the operator the servers trust; SYS is public.
+            # The Region One Token is the operator REGION1 holds and the servers trust
+            # (the stack options' defaults give the same; SYS's JWT is public).
+            region1_bootstrap_region1_token="{{ nats_stack_region1_token }}",
             nats_server_operator_jwt="{{ nats_stack_region1_token }}",
             nats_server_operator_system_account_jwt=system_account_jwt,
         )}},
