@@ -151,6 +151,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
     NatsConfError,
     fingerprint_of,
+    jwt_values,
     redact,
     render,
     restart_fingerprint,
@@ -306,6 +307,7 @@ def main():
     # Mask secret settings (passwords, tokens) wherever Ansible echoes values,
     # the module's own arguments included, without hiding the rest of the config.
     module.no_log_values.update(secret_values(module.params["config"]))
+    module.no_log_values.update(jwt_values(module.params["config"]))
     try:
         module.exit_json(**run(module))
     except (NatsConfError, ValidationError) as exc:

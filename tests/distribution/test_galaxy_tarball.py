@@ -95,8 +95,10 @@ def test_ansible_builder_introspect_finds_the_controller_needs(installed):
 
 def test_tarball_deploys_the_standalone_topology_by_fqcn(installed, systemd_host, tmp_path):
     inventory = tmp_path / "hosts.yml"
-    inventory.write_text(yaml.safe_dump({"all": {"children": {"nats_servers": {
-        "hosts": {systemd_host.name: systemd_host.inventory_vars()}}}}}))
+    # A plain server, no account server: the stack's checks want that named as a choice.
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"nats_stack_insecure_no_client_auth": True},
+        "children": {"nats_servers": {"hosts": {systemd_host.name: systemd_host.inventory_vars()}}}}}))
     # No ansible.cfg in the working folder: only the installed copy can answer.
     env = clean_env(ANSIBLE_COLLECTIONS_PATH=str(installed), ANSIBLE_HOST_KEY_CHECKING="false")
     where = run([BIN / "ansible-galaxy", "collection", "list", "cmsgs.nats", "--format", "json"],

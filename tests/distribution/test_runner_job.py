@@ -15,13 +15,14 @@ anywhere in what the job leaves behind (job events, stdout, command line).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 
 import ansible_runner
 import pytest
 
-from conftest import BIN, nats_roundtrip, write_json
+from conftest import BIN, TOP, nats_roundtrip, write_json
 
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
     NscPaths,
@@ -49,16 +50,45 @@ def region1(tmp_path_factory):
     return {"token": token, "system_account_jwt": sys_account.token, "sys_creds": user.extra["creds_path"]}
 
 
+def awx_doc_json():
+    """The JSON blocks of docs/awx.md: the survey spec and the credential types."""
+    text = (TOP / "docs" / "awx.md").read_text()
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+
+
+def survey_spec():
+    (spec,) = [block for block in awx_doc_json() if "spec" in block]
+    return spec["spec"]
+
+
+def token_injector():
+    """The extra_vars injector of the Region One Token credential type."""
+    (injector,) = [block["extra_vars"] for block in awx_doc_json()
+                   if "nats_stack_region1_token" in block.get("extra_vars", {})]
+    return injector
+
+
+def test_the_survey_carries_the_six_stack_options():
+    assert [question["variable"] for question in survey_spec()] == [
+        "nats_stack_enable_acs", "nats_stack_message_channel_server", "nats_stack_primary_acs_fqdn",
+        "nats_stack_acs_managed_nodes", "nats_stack_ncred_readonly", "nats_stack_region1_token"]
+    for question in survey_spec():
+        if question["type"] == "multiplechoice":
+            assert question["default"] in question["choices"].split("\n")
+
+
 def survey_answers(host):
-    """Every variable the survey of docs/awx.md sets, as the strings AWX sends."""
-    return {
-        # The six stack options.
+    """The survey of docs/awx.md answered for this job, and more role switches and
+    numbers a survey may carry, all as the strings AWX sends."""
+    answers = {question["variable"]: str(question["default"]) for question in survey_spec()}
+    # The token comes from the credential, not from the survey.
+    del answers["nats_stack_region1_token"]
+    answers.update({
         "nats_stack_enable_acs": "primary",
         "nats_stack_message_channel_server": "standalone",
         "nats_stack_primary_acs_fqdn": "acs.region1.test",
         "nats_stack_acs_managed_nodes": host.name,
         "nats_stack_ncred_readonly": "false",
-        # Role switches and numbers a survey may carry.
         "region1_bootstrap_ncred_readonly": "false",
         "region1_bootstrap_primary_acs_fqdn": "acs.region1.test",
         "region1_bootstrap_export_sys_creds": "false",
@@ -75,7 +105,9 @@ def survey_answers(host):
         "nats_server_resolver_type": "full",
         "nats_server_resolver_allow_delete": "false",
         "nats_server_tls_expiry_warning_days": "30",
-    }
+    })
+    assert all(isinstance(value, str) for value in answers.values())
+    return answers
 
 
 def inventory_script(host, system_account_jwt):
@@ -115,8 +147,9 @@ def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
         "PATH": "%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" % BIN,
     })
     write_json(pdd / "env" / "settings", {"job_timeout": 900, "suppress_ansible_output": True})
-    # The "Region One Token" credential (docs/awx.md): its extra_vars injector.
-    credential = write_json(pdd / "env" / "tmp_credential_extravars", {"nats_stack_region1_token": region1["token"]})
+    # The "Region One Token" credential type of docs/awx.md: its extra_vars injector, rendered.
+    injected = {name: value.replace("{{ region1_token }}", region1["token"]) for name, value in token_injector().items()}
+    credential = write_json(pdd / "env" / "tmp_credential_extravars", injected)
     with pytest.MonkeyPatch.context() as patch:
         # The Makefile's ANSIBLE_CONFIG points at this tree; an AWX job has only the project's.
         for name in ("ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"):
@@ -157,8 +190,9 @@ def test_the_token_appears_nowhere_in_the_artifacts(awx_job, region1):
     files = [path for path in artifacts.rglob("*") if path.is_file()]
     events = list((artifacts / "job" / "job_events").glob("*.json"))
     assert len(events) > 50, "the job left too few events to be a real run"
-    # The scan would see the token: the events carry the tasks' results.
-    assert any("Install, configure and run nats-server" in path.read_text() for path in events)
+    # The scan would see the token: the events carry the results of both roles' tasks.
+    roles = {json.loads(path.read_text()).get("event_data", {}).get("role") for path in events}
+    assert {"region1_bootstrap", "nats_server"} <= roles
     leaks = [str(path.relative_to(artifacts)) for path in files if token in path.read_text(errors="replace")]
     assert leaks == []
     # Nor any part of it long enough to identify it (its signature).
