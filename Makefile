@@ -13,7 +13,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
 SCENARIOS ?= standalone region1 tls
 
-.PHONY: venv test unit lint sanity molecule distribution demo demo-destroy bench harness clean
+.PHONY: venv test unit lint sanity molecule distribution compat demo demo-destroy bench harness clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,12 @@ molecule: harness
 distribution: harness
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/distribution
 
-test: unit lint sanity molecule distribution
+# The lowest ansible-core declared (meta/runtime.yml), in .cache/compat-venv:
+# the unit tests and a converge of the standalone scenario.
+compat: harness
+	tests/harness/compat.sh
+
+test: unit lint sanity molecule distribution compat
 
 demo: harness
 	tests/harness/demo.sh
