@@ -30,7 +30,7 @@ COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 CONTAINERFILE
-  docker build -q -t "$base" "$work/base"
+  docker build -q -f "$work/base/Containerfile" -t "$base" "$work/base"
 fi
 
 # The definition of the repository, with the local base and the collections as files.
