@@ -27,7 +27,7 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   cat > "$work/base/Containerfile" <<'CONTAINERFILE'
 FROM cmsgs-nats-test:bookworm
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null \
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip python3-venv >/dev/null \
     && rm -rf /var/lib/apt/lists/*
 CONTAINERFILE
   docker build -q -f "$work/base/Containerfile" -t "$base" "$work/base"
