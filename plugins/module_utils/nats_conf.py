@@ -297,3 +297,20 @@ def check(config):
             "max_payload (%d) is larger than max_pending (%d%s): nats-server -t accepts this, but the "
             "server refuses to start with it. Lower max_payload (nats_server_max_payload) or raise max_pending."
             % (payload_bytes, pending_bytes, ", nats-server's default" if pending is None else ""))
+
+
+# A JWT inline in the configuration (operator mode: the operator, the Region One
+# Token, and preloaded accounts) is kept out of what the module echoes, as a
+# secret setting is: the operator JWT's file on the host is not world-readable.
+_JWT = re.compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+def jwt_values(config):
+    """Every string in the configuration data, at any depth, that is a JWT."""
+    if isinstance(config, dict):
+        return set().union(*(jwt_values(value) for value in config.values())) if config else set()
+    if isinstance(config, (list, tuple)):
+        return set().union(*(jwt_values(item) for item in config)) if config else set()
+    if isinstance(config, str) and _JWT.match(config.strip()):
+        return {config.strip()}
+    return set()

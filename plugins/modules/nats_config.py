@@ -200,6 +200,7 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
     NatsConfError,
     check,
     fingerprint_of,
+    jwt_values,
     redact,
     render,
     restart_fingerprint,
@@ -426,7 +427,7 @@ def main():
     # Mask secret settings (passwords, tokens, keys, credentials in URLs)
     # wherever Ansible echoes values, the module's own arguments included,
     # without hiding the rest of the configuration.
-    secrets = secret_values(module.params["config"])
+    secrets = secret_values(module.params["config"]) | jwt_values(module.params["config"])
     # The invocation line shows the config as a Python repr, which doubles
     # backslashes and may escape quotes: mask those spellings too.
     module.no_log_values.update(secrets | {repr(value)[1:-1] for value in secrets})

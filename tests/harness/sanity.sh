@@ -25,7 +25,10 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/cmsgs/nats"
 mkdir -p "$dest"
 # Only what git tracks or would track: the collection as it will be published.
+# collections/ is the AWX project's link back to this tree (not published), and
+# .venv is a link in worktrees that a `.venv/` ignore rule does not match.
 (cd "$top" && git ls-files -z --cached --others --exclude-standard) \
+  | grep -zv -e '^\.venv$' -e '^collections/' \
   | (cd "$top" && tar --null -T - -cf -) | tar -C "$dest" -xf -
 cd "$dest"
 git init -q && git add -A

@@ -8,22 +8,28 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils import _internal, basic
+from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
+
+try:  # ansible-core 2.19 and later; 2.17 has neither the switch nor the profiles.
+    from ansible.module_utils import _internal
+except ImportError:
+    _internal = None
 
 
 def run_module(main, capsys, monkeypatch, check_mode=False, diff=False, **args):
     """Call ``main`` with ``args`` (plus check and diff mode); return its JSON result."""
     args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
-    monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
-    # Once controller code (ansible.errors) is imported by any test, ansible-core
-    # sends module warnings to the controller's display instead of the result; a
-    # module runs on the host, where they land in the result.
-    monkeypatch.setattr(_internal, "is_controller", False)
+    if _internal is not None:
+        monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy")
+        # Once controller code (ansible.errors) is imported by any test, ansible-core
+        # sends module warnings to the controller's display instead of the result; a
+        # module runs on the host, where they land in the result.
+        monkeypatch.setattr(_internal, "is_controller", False)
     # Warnings live in process-wide stores; a host runs one module per process.
-    monkeypatch.setattr(warnings, "_global_warnings", {})
-    monkeypatch.setattr(warnings, "_global_deprecations", {})
+    monkeypatch.setattr(warnings, "_global_warnings", type(warnings._global_warnings)())
+    monkeypatch.setattr(warnings, "_global_deprecations", type(warnings._global_deprecations)())
     with pytest.raises(SystemExit):
         main()
     return json.loads(capsys.readouterr().out)

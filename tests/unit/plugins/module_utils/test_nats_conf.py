@@ -157,3 +157,19 @@ def test_redact_masks_secret_settings():
 def test_secret_values_are_found_at_any_depth():
     config = {"authorization": {"users": [{"user": "a", "password": "pw1"}], "token": "tok"}, "debug": True}
     assert secret_values(config) == {"pw1", "tok"}
+
+
+def test_jwt_values_finds_every_inline_jwt_and_nothing_else():
+    from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import jwt_values
+
+    operator = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPQUJDIn0.c2lnbmF0dXJl"
+    account = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJBQUJDIn0.b3RoZXI"
+    config = {
+        "operator": operator,
+        "resolver_preload": {"AABC": account},
+        "listen": "0.0.0.0:4222",
+        "tls": {"cert_file": "/srv/certs/cmserver/cert.pem"},
+        "list": [1, True, None, "eyJ.not-a-jwt"],
+    }
+    assert jwt_values(config) == {operator, account}
+    assert jwt_values({"operator": "/srv/ncred/REGION1.jwt"}) == set()
