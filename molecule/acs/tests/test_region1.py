@@ -1,4 +1,4 @@
-"""REGION1: the bootstrap on the primary ACS host and a NATS server in operator mode.
+"""REGION1: the bootstrap on the primary ACS host and a NATS server in operator mode, accounts from the ACS.
 
 Tests run against the ACS host (``host``) and reach the NATS host through the
 ``nats_host`` fixture. Playbook runs go through ``playbook()``, which keeps
@@ -15,7 +15,8 @@ import re
 import nats
 import pytest
 import testinfra
-from nats_testlib import file_digest, host_address, nats_roundtrip, run_ansible_playbook, server_pid
+from acs_runs import OUTPUTS, playbook
+from nats_testlib import file_digest, host_address, nats_roundtrip, server_pid
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
@@ -25,7 +26,7 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
     plan_user,
 )
 
-testinfra_hosts = ["cmsgs-region1-acs"]
+testinfra_hosts = ["cmsgs-acs-primary"]
 
 NCRED = "/srv/ncred"
 NSC = "/srv/nsc"
@@ -41,20 +42,6 @@ SEED_LAYOUT = {
 }
 # An nkeys seed: 'S', the key type, then 56 base32 characters.
 SEED_PATTERN = re.compile(r"S[OAU][A-Z2-7]{56}")
-
-OUTPUTS = []
-
-
-def playbook(name="converge", extra_vars=None, *options):
-    """Run the scenario's converge.yml or a playbook of the collection; keep its output."""
-    if name == "converge":
-        path = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
-    else:
-        path = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", name + ".yml")
-    run = run_ansible_playbook(path, extra_vars, options, timeout=600)
-    OUTPUTS.append(run.output)
-    return run
-
 
 def bootstrap(extra_vars=None, *options):
     """The REGION1 playbook alone, with the scenario's Primary ACS FQDN."""
@@ -74,7 +61,7 @@ def read_jwt(host, path, kind):
 
 @pytest.fixture(scope="module")
 def nats_host(request):
-    return testinfra.get_host("ansible://cmsgs-region1-nats", ansible_inventory=request.config.option.ansible_inventory)
+    return testinfra.get_host("ansible://cmsgs-acs-nats", ansible_inventory=request.config.option.ansible_inventory)
 
 
 @pytest.fixture()
@@ -192,10 +179,10 @@ def test_the_server_runs_with_the_operator_inline_and_no_ncred(host, nats_host):
     system_account = read_jwt(host, NCRED + "/SYS.jwt", "account").subject
     assert 'operator: "%s"' % operator_jwt in text
     assert 'system_account: "%s"' % system_account in text
-    assert "type: \"full\"" in text
+    # Accounts come from the primary account server.
+    assert "URL(http://cmsgs-acs-primary:9090/jwt/v1/accounts/)" in text
     assert not nats_host.file("/srv/ncred").exists
     assert nats_host.service("nats-server").is_running
-    assert nats_host.file("/var/lib/nats-server/resolver/%s.jwt" % system_account).exists
 
 
 def test_an_app_user_publishes_and_receives(nats_host, app_creds):
@@ -216,7 +203,7 @@ def test_the_sys_user_reaches_the_system_account(host, nats_host, tmp_path):
         finally:
             await client.close()
 
-    assert asyncio.run(ping())["server"]["name"] == "cmsgs-region1-nats"
+    assert asyncio.run(ping())["server"]["name"] == "cmsgs-acs-nats"
 
 
 def test_a_user_of_another_operator_is_refused(nats_host, tmp_path):
@@ -250,10 +237,12 @@ def test_the_operator_jwt_file_read_as_root_gives_the_same_configuration(host, n
         nats_host.run_expect([0], "rm -rf /srv/ncred")
 
 
-def test_the_url_resolver_renders_and_passes_nats_server_validation(nats_host):
+def test_the_full_resolver_renders_and_passes_nats_server_validation(host, nats_host):
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
-    # Check mode still runs nats-server -t on the new text; the account server is not up yet.
-    run = playbook("converge", {"nats_server_resolver_type": "url", "nats_server_resolver_preload": []}, "--check")
+    # Check mode still runs nats-server -t on the new text.
+    run = playbook("converge", {"nats_server_resolver_type": "full",
+                                "nats_server_operator_system_account_jwt": host.file(NCRED + "/SYS.jwt").content_string},
+                   "--check")
     assert run.rc == 0, run.output
     assert (file_digest(nats_host, CONFIG), server_pid(nats_host)) == before
 
@@ -261,11 +250,11 @@ def test_the_url_resolver_renders_and_passes_nats_server_validation(nats_host):
 @pytest.mark.parametrize(
     ("extra_vars", "message"),
     [
-        (lambda foreign: {"nats_server_resolver_type": "url"},
+        (lambda foreign: {"nats_server_resolver_preload": [foreign["account_jwt"]]},
          "nats_server_resolver_preload is only possible with nats_server_resolver_type 'full'"),
         (lambda foreign: {"nats_server_operator_jwt": "not.a.jwt"},
          "nats_server_operator_jwt is not a valid NATS operator JWT"),
-        (lambda foreign: {"nats_server_resolver_preload": [foreign["account_jwt"]]},
+        (lambda foreign: {"nats_server_resolver_type": "full", "nats_server_resolver_preload": [foreign["account_jwt"]]},
          "nats_server_resolver_preload holds accounts that this operator did not sign: APP"),
         (lambda foreign: {"nats_server_operator_system_account_jwt": foreign["operator_jwt"]},
          "nats_server_operator_system_account_jwt is not a valid NATS account JWT: expected a account JWT, found a operator JWT"),

@@ -1,0 +1,21 @@
+"""What the scenario's test modules share: every playbook output, for the final search for seeds."""
+
+from __future__ import annotations
+
+import os
+
+from nats_testlib import run_ansible_playbook
+
+OUTPUTS = []
+
+
+def playbook(name="converge", extra_vars=None, *options):
+    """Run a playbook of the scenario (converge, app_account) or of the collection; keep its output."""
+    scenario = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], name + ".yml")
+    if os.path.exists(scenario):
+        path = scenario
+    else:
+        path = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", name + ".yml")
+    run = run_ansible_playbook(path, extra_vars, options, timeout=600)
+    OUTPUTS.append(run.output)
+    return run
