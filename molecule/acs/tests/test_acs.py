@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The account servers (primary, secondary) and a NATS server resolving accounts through them.
 
 Account JWTs are signed on the controller with the REGION1 operator key read

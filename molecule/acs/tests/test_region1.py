@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """REGION1: the bootstrap on the primary ACS host and a NATS server in operator mode, accounts from the ACS.
 
 Tests run against the ACS host (``host``) and reach the NATS host through the
@@ -48,6 +51,13 @@ def bootstrap(extra_vars=None, *options):
     return playbook("region1", dict({"region1_bootstrap_primary_acs_fqdn": FQDN}, **(extra_vars or {})), *options)
 
 
+def servers(host, extra_vars=None, *options):
+    """The standalone playbook alone, in operator mode as the converge deploys it."""
+    operator = {"nats_server_operator_enabled": True,
+                "nats_server_operator_jwt": host.file(NCRED + "/REGION1.jwt").content_string}
+    return playbook("standalone", dict(operator, **(extra_vars or {})), *options)
+
+
 def tree_state(host, *roots):
     """Digest, owner, group and mode of every file and folder below roots."""
     listing = host.check_output("find %s -printf '%%p %%u %%g %%m %%y\\n' | sort", " ".join(roots))
@@ -62,6 +72,11 @@ def read_jwt(host, path, kind):
 @pytest.fixture(scope="module")
 def nats_host(request):
     return testinfra.get_host("ansible://cmsgs-acs-nats", ansible_inventory=request.config.option.ansible_inventory)
+
+
+@pytest.fixture(scope="module")
+def secondary_host(request):
+    return testinfra.get_host("ansible://cmsgs-acs-secondary", ansible_inventory=request.config.option.ansible_inventory)
 
 
 @pytest.fixture()
@@ -224,7 +239,7 @@ def test_the_operator_jwt_file_read_as_root_gives_the_same_configuration(host, n
     assert nats_host.run("runuser -u cmsgs -- cat /srv/ncred/REGION1.jwt").rc != 0
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
     try:
-        run = playbook("converge", {
+        run = servers(host, {
             "nats_server_operator_jwt": "",
             "nats_server_operator_jwt_file": "/srv/ncred/REGION1.jwt",
             "nats_server_operator_system_account_jwt": "",
@@ -240,9 +255,9 @@ def test_the_operator_jwt_file_read_as_root_gives_the_same_configuration(host, n
 def test_the_full_resolver_renders_and_passes_nats_server_validation(host, nats_host):
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
     # Check mode still runs nats-server -t on the new text.
-    run = playbook("converge", {"nats_server_resolver_type": "full",
-                                "nats_server_operator_system_account_jwt": host.file(NCRED + "/SYS.jwt").content_string},
-                   "--check")
+    run = servers(host, {"nats_server_resolver_type": "full",
+                         "nats_server_operator_system_account_jwt": host.file(NCRED + "/SYS.jwt").content_string},
+                  "--check")
     assert run.rc == 0, run.output
     assert (file_digest(nats_host, CONFIG), server_pid(nats_host)) == before
 
@@ -261,10 +276,10 @@ def test_the_full_resolver_renders_and_passes_nats_server_validation(host, nats_
     ],
     ids=["preload-with-url", "garbage-operator", "foreign-account", "operator-as-system-account"],
 )
-def test_wrong_operator_inputs_fail_naming_the_variable(nats_host, tmp_path, extra_vars, message):
+def test_wrong_operator_inputs_fail_naming_the_variable(host, nats_host, tmp_path, extra_vars, message):
     foreign = foreign_region(tmp_path / "other-nsc")
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
-    run = playbook("converge", extra_vars(foreign))
+    run = servers(host, extra_vars(foreign))
     assert run.rc != 0
     assert message in " ".join(run.output.split()), run.output
     assert run.changed_count() == 0
@@ -332,15 +347,17 @@ def test_an_operator_in_ncred_without_its_store_is_never_replaced(host):
 
 # --- secrets ---------------------------------------------------------------------
 
-def test_no_seed_appears_in_any_playbook_output(host):
+def test_no_seed_appears_in_any_playbook_output_or_journal(host, secondary_host):
     fresh = {"region1_bootstrap_ncred_dir": "/srv/fresh-ncred", "region1_bootstrap_nsc_dir": "/srv/fresh-nsc",
              "region1_bootstrap_export_sys_creds": True}
     run = bootstrap(fresh, "--diff", "-v")
     assert run.rc == 0, run.output
     seeds = set(host.check_output("find %s /srv/fresh-nsc -name '*.nk' -exec awk 1 {} +", NSC).split())
     assert len(seeds) >= 6  # two operators, their SYS and APP accounts, sys and app users
-    leaked = sum(1 for output in OUTPUTS for seed in seeds if seed in output)
-    pattern_hits = sum(len(SEED_PATTERN.findall(output)) for output in OUTPUTS)
+    # The account servers' journals too: they read the sys credentials.
+    journals = [acs.check_output("journalctl -u cmsgs-acs --no-pager -o cat") for acs in (host, secondary_host)]
+    leaked = sum(1 for output in OUTPUTS + journals for seed in seeds if seed in output)
+    pattern_hits = sum(len(SEED_PATTERN.findall(output)) for output in OUTPUTS + journals)
     # Counts only: a failure message must not carry a seed either.
     assert (leaked, pattern_hits) == (0, 0), "seeds found in playbook output"
     host.run_expect([0], "rm -rf /srv/fresh-ncred /srv/fresh-nsc /srv/token-ncred /srv/token-nsc")
