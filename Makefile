@@ -49,8 +49,12 @@ unit: venv
 	tests/harness/ensure-go-jwt.sh
 	$(BIN)/python -m pytest -q tests/unit tests/integration_local
 
+# ruff over the Python, ansible-lint over roles and playbooks, antsibull-docs
+# over plugin and role documentation (tests/harness/docs-lint.sh).
 lint: venv
+	$(BIN)/ruff check .
 	$(BIN)/ansible-lint --offline
+	tests/harness/docs-lint.sh
 
 sanity: venv
 	tests/harness/sanity.sh

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Two clusters joined by gateways, TLS on every listener, from certificates issued by tls_certs.
 
 The probes run on the controller against the containers' addresses, with the
