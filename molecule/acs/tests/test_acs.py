@@ -340,11 +340,14 @@ def test_kill_9_during_a_burst_of_pushes_leaves_whole_jwts_and_keeps_every_200(h
 # --- the secondary ------------------------------------------------------------------------
 
 def test_a_secondary_started_after_the_primary_serves_all_its_accounts(host, secondary, primary_url, secondary_url):
-    secondary.run_expect([0], "systemctl stop %s", UNIT)
-    secondary.run_expect([0], "find %s -mindepth 1 -delete", STORE)
     accounts = store_accounts(host)
-    assert len(accounts) > 60
-    restart_and_wait(secondary, secondary_url, "start")
+    # SYS is served from its file; APP, the pushed accounts and those of the burst are in the store.
+    assert len(accounts) > 10
+    secondary.run_expect([0], "systemctl stop %s", UNIT)
+    try:
+        secondary.run_expect([0], "find %s -mindepth 1 -delete", STORE)
+    finally:
+        restart_and_wait(secondary, secondary_url, "start")
     expected = {key: served(primary_url, key) for key in accounts}
     assert {key: served(secondary_url, key) for key in accounts} == expected
     assert sorted(store_accounts(secondary)) == sorted(accounts)
