@@ -12,7 +12,7 @@ PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
-SCENARIOS ?= standalone region1 tls
+SCENARIOS ?= standalone acs tls
 
 .PHONY: venv test unit lint sanity molecule distribution compat demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
 

@@ -48,7 +48,7 @@ bench_acs() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light >/dev/null
   fi
-  PYTHONPATH="$PWD/.cache/collections" python tests/harness/acs_bench.py
+  PYTHONPATH="$PWD/collections" python tests/harness/acs_bench.py
 }
 
 for part in "${parts[@]}"; do

@@ -15,7 +15,7 @@ from nats_testlib import host_address, monitor_get, nats_roundtrip, run_ansible_
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import NscPaths, plan_account, plan_operator
 
-testinfra_hosts = ["cmsgs-region1-acs"]
+testinfra_hosts = ["cmsgs-acs-primary"]
 
 NCRED = "/srv/ncred"
 NSC = "/srv/nsc"
@@ -30,7 +30,7 @@ def converge(extra_vars=None, *options):
 
 @pytest.fixture(scope="module")
 def nats_host(request):
-    return testinfra.get_host("ansible://cmsgs-region1-nats", ansible_inventory=request.config.option.ansible_inventory)
+    return testinfra.get_host("ansible://cmsgs-acs-nats", ansible_inventory=request.config.option.ansible_inventory)
 
 
 @pytest.fixture()
