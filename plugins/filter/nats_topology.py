@@ -17,7 +17,7 @@ from ansible.module_utils.common.collections import is_sequence
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_topology as topology
 
 
-def _host_variables(hostvars, hosts):
+def _host_variables(hostvars, hosts, names=topology.HOST_VARIABLES):
     """Only the variables the topology reads: templating all of hostvars would cost every host's vars."""
     picked = {}
     for host in hosts:
@@ -25,7 +25,7 @@ def _host_variables(hostvars, hosts):
             variables = hostvars[host]
         except KeyError:
             raise AnsibleFilterError("nats_topology: %s is in the groups but not in hostvars" % host)
-        picked[host] = {name: variables[name] for name in topology.HOST_VARIABLES if name in variables}
+        picked[host] = {name: variables[name] for name in names if name in variables}
     return picked
 
 
@@ -47,9 +47,20 @@ def nats_stack_options(options, groups, acs_primary_address=""):
     return topology.stack_options(dict(options), plain_groups, acs_primary_address)
 
 
+def nats_stack_plan(hostvars, groups, options, acs_primary_address="", cluster_groups=None):
+    if not hasattr(options, "get") or not hasattr(groups, "get"):
+        raise AnsibleFilterError("nats_stack_plan: give hostvars, the groups variable and a dict of the nats_stack_* options")
+    plain_groups = {name: list(members) for name, members in groups.items()}
+    servers = plain_groups.get(topology.SERVERS_GROUP, [])
+    variables = _host_variables(hostvars, servers, topology.HOST_VARIABLES + topology.SECURITY_VARIABLES)
+    return topology.stack_plan(dict(options), plain_groups, variables, acs_primary_address,
+                               list(cluster_groups) if cluster_groups else None)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "nats_topology": nats_topology,
             "nats_stack_options": nats_stack_options,
+            "nats_stack_plan": nats_stack_plan,
         }

@@ -426,3 +426,118 @@ def stack_options(raw, groups, acs_primary_address=""):
             problems.append("nats_stack_enable_acs is 'secondary': set nats_stack_primary_acs_fqdn to the primary"
                             " account server the secondaries replicate from.")
     return {"options": options, "problems": problems}
+
+
+# ------------------------------------------------------- transport security
+
+INSECURE_NO_AUTH_VARIABLE = "nats_stack_insecure_no_client_auth"
+# Client authentication that would let clients in without REGION1 credentials.
+_CLIENT_AUTH_KEYS = ("authorization", "accounts", "no_auth_user", "users")
+SECURITY_VARIABLES = ("nats_server_cluster_tls", "nats_server_gateway_tls", "nats_server_config_extra",
+                      "nats_server_operator_enabled", INSECURE_NO_AUTH_VARIABLE)
+
+
+def _tls_off(block):
+    """True when a config_extra block takes TLS away: null, or a tls key set to null/false/{}."""
+    if block is None:
+        return True
+    if not isinstance(block, dict) or "tls" not in block:
+        return False
+    return block["tls"] in (None, False, {}, "")
+
+
+def _find_key(value, key, path=""):
+    if isinstance(value, dict):
+        for name, item in value.items():
+            here = "%s.%s" % (path, name) if path else str(name)
+            if name == key:
+                yield here
+            for found in _find_key(item, key, here):
+                yield found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            for found in _find_key(item, key, "%s[%d]" % (path, index)):
+                yield found
+
+
+def security_problems(host, record, variables):
+    """Why this server's variables would weaken the stack's transport security or client auth.
+
+    record: the host's part of derive(); variables: its inventory variables
+    (SECURITY_VARIABLES). Route TLS is required whenever the cluster has another
+    member, gateway TLS always, and no client gets in without REGION1
+    credentials unless INSECURE_NO_AUTH_VARIABLE asks for it by name.
+    Returns (problems, insecure_no_auth).
+    """
+    problems = []
+    insecure = False
+    if variables.get(INSECURE_NO_AUTH_VARIABLE) not in (None, ""):
+        insecure, problem = parse_bool(variables[INSECURE_NO_AUTH_VARIABLE], "%s of %s" % (INSECURE_NO_AUTH_VARIABLE, host))
+        if problem:
+            problems.append(problem)
+            insecure = False
+    for variable, needed, why in (
+            ("nats_server_cluster_tls", record.get("route_tls"), "routes between the servers of a cluster carry TLS"),
+            ("nats_server_gateway_tls", bool(record.get("gateway_name")), "traffic between clusters must be TLS")):
+        if needed and variables.get(variable) not in (None, ""):
+            value, problem = parse_bool(variables[variable], "%s of %s" % (variable, host))
+            if problem:
+                problems.append(problem)
+            elif not value:
+                problems.append("%s of %s is false: %s; remove the variable." % (variable, host, why))
+    extra = variables.get("nats_server_config_extra") or {}
+    if not isinstance(extra, dict):
+        problems.append("nats_server_config_extra of %s is not a mapping." % host)
+        extra = {}
+    for path in _find_key(extra, "allow_non_tls"):
+        problems.append("nats_server_config_extra of %s sets %s: the stack never accepts plain-text connections;"
+                        " remove it." % (host, path))
+    if record.get("route_tls") and "cluster" in extra and _tls_off(extra["cluster"]):
+        problems.append("nats_server_config_extra of %s turns route TLS off (cluster.tls): routes between the"
+                        " servers of a cluster carry TLS; remove it." % host)
+    if record.get("gateway_name") and "gateway" in extra and _tls_off(extra["gateway"]):
+        problems.append("nats_server_config_extra of %s turns gateway TLS off (gateway.tls): traffic between"
+                        " clusters must be TLS; remove it." % host)
+    if not insecure:
+        operator = variables.get("nats_server_operator_enabled")
+        if operator not in (None, ""):
+            value, problem = parse_bool(operator, "nats_server_operator_enabled of %s" % host)
+            if problem:
+                problems.append(problem)
+            elif not value:
+                problems.append(
+                    "nats_server_operator_enabled of %s is false: the stack admits only clients with REGION1"
+                    " credentials; remove it, or set %s: true to run without client authentication."
+                    % (host, INSECURE_NO_AUTH_VARIABLE))
+        for key in _CLIENT_AUTH_KEYS:
+            if key in extra:
+                problems.append(
+                    "nats_server_config_extra of %s sets %s: in operator mode clients authenticate with REGION1"
+                    " credentials only; remove it." % (host, key))
+    return problems, insecure
+
+
+def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_cluster_groups=None):
+    """Everything the stack's first play decides: options, topology, transport security.
+
+    hostvars: host -> its inventory variables (HOST_VARIABLES and
+    SECURITY_VARIABLES). Returns options, topology, insecure_hosts (servers
+    that run without client authentication, by name) and problems (all of them).
+    """
+    read = stack_options(raw_options, groups, acs_primary_address)
+    options = read["options"]
+    derived = derive(groups, hostvars, options["message_channel_server"], explicit_cluster_groups)
+    problems = read["problems"] + derived["problems"]
+    insecure_hosts = []
+    for host, record in sorted(derived["hosts"].items()):
+        found, insecure = security_problems(host, record, hostvars.get(host) or {})
+        problems.extend(found)
+        if insecure:
+            insecure_hosts.append(host)
+    if not options["acs_managed_nodes"]:
+        options["acs_managed_nodes"] = [derived["hosts"][host]["client_url"] for host in derived["servers"]
+                                        if host in derived["hosts"]]
+    if derived["kind"] != KIND_NONE and options["enable_acs"] == "none" and not options["primary_acs_fqdn"]:
+        problems.append("nats_stack_enable_acs is 'none' and no account server is named: servers resolve accounts"
+                        " through an account server; set nats_stack_primary_acs_fqdn to the one they use.")
+    return {"options": options, "topology": derived, "insecure_hosts": insecure_hosts, "problems": problems}

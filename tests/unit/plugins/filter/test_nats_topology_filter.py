@@ -25,7 +25,7 @@ class Lazy(dict):
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"nats_topology", "nats_stack_options"}
+    assert set(FILTERS) == {"nats_topology", "nats_stack_options", "nats_stack_plan"}
 
 
 def test_topology_from_hostvars_and_groups():
@@ -59,3 +59,11 @@ def test_stack_options_filter():
     result = FILTERS["nats_stack_options"]({"nats_stack_ncred_readonly": "false"}, {"acs_primary": ["acs"]}, "acs")
     assert result["options"]["ncred_readonly"] is False
     assert result["options"]["primary_acs_fqdn"] == "acs"
+
+
+def test_stack_plan_filter_reads_the_security_variables():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"], "acs_primary": ["a"]}
+    hostvars = {"a": Lazy(expensive=1, nats_server_cluster_tls="false"), "b": Lazy(expensive=1)}
+    plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "a")
+    assert plan["problems"] == ["nats_server_cluster_tls of a is false: routes between the servers of a cluster carry"
+                                " TLS; remove the variable."]

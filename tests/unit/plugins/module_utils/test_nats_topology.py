@@ -309,3 +309,102 @@ def test_a_token_that_is_not_a_jwt_is_refused_without_echoing_it():
     assert "s3cret" not in result["problems"][0]
     good = options({"nats_stack_region1_token": " aaa.bbb.ccc\n"})
     assert (good["options"]["region1_token"], good["problems"]) == ("aaa.bbb.ccc", [])
+
+
+# ------------------------------------------------------- transport security
+
+CLUSTER_MEMBER = {"route_tls": True, "gateway_name": ""}
+GATEWAY_MEMBER = {"route_tls": True, "gateway_name": "east"}
+
+
+def security(variables, record=GATEWAY_MEMBER):
+    return topology.security_problems("e1", record, variables)
+
+
+def test_the_defaults_are_secure():
+    assert security({}) == ([], False)
+
+
+@pytest.mark.parametrize("value", [False, "false", "no", "0"])
+def test_turning_route_or_gateway_tls_off_is_refused(value):
+    problems, _ = security({"nats_server_cluster_tls": value, "nats_server_gateway_tls": value})
+    assert problems == [
+        "nats_server_cluster_tls of e1 is false: routes between the servers of a cluster carry TLS; remove the variable.",
+        "nats_server_gateway_tls of e1 is false: traffic between clusters must be TLS; remove the variable.",
+    ]
+
+
+def test_route_tls_may_be_off_for_a_lone_server():
+    assert security({"nats_server_cluster_tls": False}, {"route_tls": False, "gateway_name": ""}) == ([], False)
+
+
+def test_config_extra_that_removes_tls_is_refused():
+    problems, _ = security({"nats_server_config_extra": {"cluster": {"tls": None}, "gateway": {"tls": {}}}})
+    assert [p.split(":")[0] for p in problems] == [
+        "nats_server_config_extra of e1 turns route TLS off (cluster.tls)",
+        "nats_server_config_extra of e1 turns gateway TLS off (gateway.tls)"]
+    assert security({"nats_server_config_extra": {"gateway": None}})[0][0].startswith(
+        "nats_server_config_extra of e1 turns gateway TLS off")
+
+
+def test_allow_non_tls_anywhere_is_refused():
+    problems, _ = security({"nats_server_config_extra": {"leafnodes": {"remotes": [{"allow_non_tls": True}]}}},
+                           CLUSTER_MEMBER)
+    assert problems == ["nats_server_config_extra of e1 sets leafnodes.remotes[0].allow_non_tls: the stack never"
+                        " accepts plain-text connections; remove it."]
+
+
+def test_harmless_config_extra_passes():
+    assert security({"nats_server_config_extra": {"cluster": {"pool_size": 3}, "gateway": {"tls": {"timeout": 5}}}}) \
+        == ([], False)
+
+
+@pytest.mark.parametrize("extra", [{"authorization": {"token": "x"}}, {"no_auth_user": "app"}, {"accounts": {}}])
+def test_client_auth_besides_operator_mode_is_refused(extra):
+    problems, _ = security({"nats_server_config_extra": extra})
+    assert len(problems) == 1 and "REGION1 credentials only" in problems[0]
+
+
+def test_operator_mode_off_needs_the_named_variable():
+    problems, insecure = security({"nats_server_operator_enabled": "false"})
+    assert insecure is False
+    assert problems == ["nats_server_operator_enabled of e1 is false: the stack admits only clients with REGION1"
+                        " credentials; remove it, or set nats_stack_insecure_no_client_auth: true to run without"
+                        " client authentication."]
+    assert security({"nats_server_operator_enabled": False, "nats_stack_insecure_no_client_auth": "true"}) == ([], True)
+    assert security({"nats_stack_insecure_no_client_auth": "false"}) == ([], False)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def test_the_plan_gathers_every_problem_and_defaults_the_managed_nodes():
+    groups = inventory(east=["e1", "e2"], west=["w1", "w2"])
+    plan = topology.stack_plan({"nats_stack_ncred_readonly": "no"}, groups,
+                               {"e1": {"nats_server_gateway_tls": "false"}, "w1": {"nats_server_port": "x"}}, "acs-1")
+    assert plan["options"]["acs_managed_nodes"] == ["nats://e1:4222", "nats://e2:4222", "nats://w1:4222",
+                                                    "nats://w2:4222"]
+    assert len(plan["problems"]) == 2
+    assert plan["topology"]["kind"] == "hyper-cluster"
+
+
+def test_the_plan_names_insecure_servers():
+    plan = topology.stack_plan({}, inventory(solo=["n1"]), {"n1": {"nats_stack_insecure_no_client_auth": True}}, "acs")
+    assert (plan["insecure_hosts"], plan["problems"]) == (["n1"], [])
+
+
+def test_servers_without_an_account_server_are_refused():
+    groups = inventory(solo=["n1"])
+    groups["acs_primary"] = []
+    plan = topology.stack_plan({}, groups, {})
+    assert plan["problems"] == ["nats_stack_enable_acs is 'none' and no account server is named: servers resolve"
+                                " accounts through an account server; set nats_stack_primary_acs_fqdn to the one"
+                                " they use."]
+    assert topology.stack_plan({"nats_stack_primary_acs_fqdn": "acs.example.com"}, groups, {})["problems"] == []
+
+
+def test_the_bootstrap_recipe_deploys_no_server():
+    plan = topology.stack_plan({"nats_stack_enable_acs": "primary", "nats_stack_message_channel_server": "none",
+                                "nats_stack_ncred_readonly": "false"}, inventory(east=["e1", "e2"]), {}, "acs-1")
+    assert plan["problems"] == []
+    assert (plan["topology"]["kind"], plan["options"]["ncred_readonly"]) == ("none", False)
