@@ -434,7 +434,7 @@ INSECURE_NO_AUTH_VARIABLE = "nats_stack_insecure_no_client_auth"
 # Client authentication that would let clients in without REGION1 credentials.
 _CLIENT_AUTH_KEYS = ("authorization", "accounts", "no_auth_user", "users")
 SECURITY_VARIABLES = ("nats_server_cluster_tls", "nats_server_gateway_tls", "nats_server_config_extra",
-                      "nats_server_operator_enabled", INSECURE_NO_AUTH_VARIABLE)
+                      "nats_server_operator_enabled", "nats_server_resolver_type", INSECURE_NO_AUTH_VARIABLE)
 
 
 def _tls_off(block):
@@ -537,7 +537,10 @@ def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_c
     if not options["acs_managed_nodes"]:
         options["acs_managed_nodes"] = [derived["hosts"][host]["client_url"] for host in derived["servers"]
                                         if host in derived["hosts"]]
-    if derived["kind"] != KIND_NONE and options["enable_acs"] == "none" and not options["primary_acs_fqdn"]:
+    # Servers with the url resolver (the default) find accounts through an account server.
+    resolving = [host for host in derived["hosts"] if host not in insecure_hosts
+                 and str((hostvars.get(host) or {}).get("nats_server_resolver_type") or "url").strip() == "url"]
+    if resolving and options["enable_acs"] == "none" and not options["primary_acs_fqdn"]:
         problems.append("nats_stack_enable_acs is 'none' and no account server is named: servers resolve accounts"
                         " through an account server; set nats_stack_primary_acs_fqdn to the one they use.")
     return {"options": options, "topology": derived, "insecure_hosts": insecure_hosts, "problems": problems}

@@ -408,3 +408,11 @@ def test_the_bootstrap_recipe_deploys_no_server():
                                 "nats_stack_ncred_readonly": "false"}, inventory(east=["e1", "e2"]), {}, "acs-1")
     assert plan["problems"] == []
     assert (plan["topology"]["kind"], plan["options"]["ncred_readonly"]) == ("none", False)
+
+
+def test_servers_that_resolve_no_accounts_through_an_acs_need_none():
+    groups = inventory(solo=["n1"])
+    groups["acs_primary"] = []
+    assert topology.stack_plan({}, groups, {"n1": {"nats_server_resolver_type": "full"}})["problems"] == []
+    plan = topology.stack_plan({}, groups, {"n1": {"nats_stack_insecure_no_client_auth": "yes"}})
+    assert (plan["problems"], plan["insecure_hosts"]) == ([], ["n1"])
