@@ -11,7 +11,7 @@ PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
-SCENARIOS ?= standalone region1 tls
+SCENARIOS ?= standalone region1 stack
 COLLECTION_LINK := .cache/collections/ansible_collections/cmsgs/nats
 
 .PHONY: venv test unit lint sanity molecule demo demo-destroy bench harness clean
