@@ -599,3 +599,20 @@ def check_certificate_files(cert_path, purpose, key_path=None, ca_path=None, nam
 
 def format_problems(problems):
     return "; ".join("%s [%s]: %s" % (p["file"], p["rule"], p["message"]) for p in problems)
+
+
+def problems_from_checks(results, check_mode=False):
+    """'file [rule]: message' for each problem a loop of tls_cert_check reported, once each.
+
+    In check mode a file that an earlier task of the run would install may
+    not be there yet, so unreadable files do not count then.
+    """
+    lines = []
+    for result in results or []:
+        for problem in (result or {}).get("problems") or []:
+            if check_mode and problem.get("rule") == RULE_UNREADABLE:
+                continue
+            line = "%s [%s]: %s" % (problem.get("file"), problem.get("rule"), problem.get("message"))
+            if line not in lines:
+                lines.append(line)
+    return lines

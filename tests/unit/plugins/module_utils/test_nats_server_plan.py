@@ -1,0 +1,372 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nats_server role's decisions: every preflight and operator rule with a good and a bad case,
+the TLS sets, the gateway remotes, the configuration blocks and the folders."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
+from ansible_collections.cmsgs.nats.plugins.module_utils import nats_server_plan as plan
+from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import KeyPair
+from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleVars, collect_problems
+
+from ansible_collections.cmsgs.nats.tests.unit.nats_server_vars import role_defaults
+
+PEERS = [{"name": "east", "urls": ["nats://east-1:7222"]}, {"name": "west", "urls": ["nats://west-1.example.com:7222", "nats://west-2:7222"]}]
+GATEWAY = {"nats_server_cluster_name": "east", "nats_server_gateway_name": "east", "nats_server_gateway_peers": PEERS}
+
+# rule name -> (overrides that pass, overrides that fail, words the problem must contain)
+PREFLIGHT_CASES = {
+    "client_and_monitor_ports_are_ports": (
+        {"nats_server_port": "4222", "nats_server_monitor_port": 8222},
+        {"nats_server_port": 70000},
+        "nats_server_port (70000) and nats_server_monitor_port (8222) must be port numbers",
+    ),
+    "client_and_monitor_ports_differ": ({}, {"nats_server_monitor_port": "4222"}, "must differ (both are 4222)"),
+    "local_binary_exists": (
+        {"nats_server_install_method": "local", "nats_server_local_binary": __file__},
+        {"nats_server_install_method": "local", "nats_server_local_binary": "/nonexistent/nats-server"},
+        "nats_server_local_binary ('/nonexistent/nats-server') is not a file on the controller",
+    ),
+    "release_version_is_a_version": ({"nats_server_version": "2.15.1-beta.1"}, {"nats_server_version": "v2.15.1"},
+                                     "nats_server_version ('v2.15.1') must be a release version"),
+    "folders_are_absolute": ({}, {"nats_server_log_dir": "var/log/nats"}, "must be absolute paths"),
+    "log_file_is_in_log_dir": (
+        {"nats_server_log_file": "/var/log/nats-server/nats.log"},
+        {"nats_server_log_file": "/var/log/nats-server/sub/nats.log"},
+        "must be a file directly in nats_server_log_dir ('/var/log/nats-server')",
+    ),
+    "lame_duck_spans_are_durations": ({"nats_server_lame_duck_duration": "1m30s"},
+                                      {"nats_server_lame_duck_grace_period": "10 seconds"},
+                                      "('10 seconds') must be durations"),
+    "server_name_is_a_name": ({"nats_server_name": "nats-1.example_com"}, {"nats_server_name": "nats 1"},
+                              "nats_server_name ('nats 1') must be letters"),
+    "operator_jwt_files_are_absolute": ({"nats_server_operator_jwt_file": "/srv/ncred/REGION1.jwt"},
+                                        {"nats_server_operator_system_account_jwt_file": "SYS.jwt"},
+                                        "('SYS.jwt') must be absolute paths on the host, or empty"),
+    "url_resolver_has_an_accounts_url": (
+        {"nats_server_operator_enabled": "true", "nats_server_resolver_url": "http://acs-1:9090/jwt/v1/accounts/"},
+        {"nats_server_operator_enabled": "true", "nats_server_resolver_url": "http://acs-1:9090/jwt/v1/accounts"},
+        "nats_server_resolver_url ('http://acs-1:9090/jwt/v1/accounts') must be the account server's accounts URL",
+    ),
+    "url_resolver_has_no_preload": (
+        {"nats_server_operator_enabled": True, "nats_server_resolver_type": "full", "nats_server_resolver_preload": ["x"]},
+        {"nats_server_operator_enabled": True, "nats_server_resolver_preload": ["x"]},
+        "nats_server_resolver_preload is only possible with nats_server_resolver_type 'full'",
+    ),
+    "resolver_dir_is_below_data_dir": ({}, {"nats_server_resolver_dir": "/var/lib/nats-server-resolver"},
+                                       "nats_server_resolver_dir ('/var/lib/nats-server-resolver') must be below"),
+    "resolver_interval_is_a_duration": ({"nats_server_resolver_interval": "500ms"}, {"nats_server_resolver_interval": "2"},
+                                        "nats_server_resolver_interval ('2') must be a duration"),
+    "gateways_use_tls": (GATEWAY, dict(GATEWAY, nats_server_gateway_tls="false"), "nats_server_gateway_tls is false"),
+    "route_and_gateway_ports_are_free_ports": ({"nats_server_cluster_port": "6222"}, {"nats_server_gateway_port": 8222},
+                                               "nats_server_cluster_port (6222) and nats_server_gateway_port (8222)"),
+    "cluster_and_gateway_names_are_names": ({"nats_server_cluster_name": "east-1"}, {"nats_server_cluster_name": "east/1"},
+                                            "nats_server_cluster_name ('east/1')"),
+    "gateway_name_is_cluster_name": (GATEWAY, dict(GATEWAY, nats_server_gateway_name="west"),
+                                     "nats_server_gateway_name ('west') must equal nats_server_cluster_name ('east')"),
+    "routes_are_route_urls": ({"nats_server_cluster_routes": ["nats-route://nats-2.example.com:6222/"]},
+                              {"nats_server_cluster_routes": ["nats://nats-2:6222"]},
+                              "must be URLs such as nats-route://"),
+    "gateway_peers_have_names_and_urls": (GATEWAY, {"nats_server_gateway_peers": [{"name": "west", "urls": []}]},
+                                          "Each entry of nats_server_gateway_peers needs a name"),
+    "certs_dir_is_absolute": ({"nats_server_client_tls": True}, {"nats_server_client_tls": "yes", "nats_server_certs_dir": "certs"},
+                              "nats_server_certs_dir ('certs') must be an absolute path"),
+}
+
+
+def rule_named(rules, name):
+    return next(rule for rule in rules if rule.__name__ == name)
+
+
+def test_every_preflight_rule_has_a_good_and_a_bad_case():
+    assert sorted(rule.__name__ for rule in plan.PREFLIGHT_RULES) == sorted(PREFLIGHT_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(PREFLIGHT_CASES))
+def test_preflight_rule_passes_its_good_case(name):
+    good, _bad, _words = PREFLIGHT_CASES[name]
+    assert collect_problems([rule_named(plan.PREFLIGHT_RULES, name)], RoleVars(role_defaults(**good))) == []
+
+
+@pytest.mark.parametrize("name", sorted(PREFLIGHT_CASES))
+def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
+    _good, bad, words = PREFLIGHT_CASES[name]
+    problems = collect_problems([rule_named(plan.PREFLIGHT_RULES, name)], RoleVars(role_defaults(**bad)))
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_the_defaults_pass_every_rule():
+    assert plan.preflight_problems(role_defaults()) == []
+
+
+def test_every_failing_rule_is_reported_at_once():
+    problems = plan.preflight_problems(role_defaults(nats_server_name="a b", nats_server_resolver_interval="soon"))
+    assert [p.split(" ")[0] for p in problems] == ["nats_server_name", "nats_server_resolver_interval"]
+
+
+def test_a_garbage_switch_is_a_problem_naming_it_not_a_crash():
+    problems = plan.preflight_problems(role_defaults(nats_server_client_tls="maybe"))
+    assert problems == ["nats_server_client_tls must be true or false (or the strings 'true'/'false'), got 'maybe'."]
+
+
+# ------------------------------------------------------------ operator mode
+
+def _sign(kind, name, subject, issuer_pair, nats=None):
+    claims = nats_jwt.build_claims(kind, name, subject.public_key, issuer_pair.public_key, nats or {})
+    return nats_jwt.sign_claims(claims, issuer_pair)
+
+
+@pytest.fixture(scope="module")
+def jwts():
+    operator = KeyPair(nats_jwt.new_seed("operator"))
+    signing = KeyPair(nats_jwt.new_seed("operator"))
+    other = KeyPair(nats_jwt.new_seed("operator"))
+    sys_account = KeyPair(nats_jwt.new_seed("account"))
+    app = KeyPair(nats_jwt.new_seed("account"))
+    stray = KeyPair(nats_jwt.new_seed("account"))
+    return {
+        "operator": _sign("operator", "REGION1", operator, operator,
+                          {"system_account": sys_account.public_key, "signing_keys": [signing.public_key]}),
+        "operator_without_sys": _sign("operator", "REGION1", operator, operator),
+        "sys": _sign("account", "SYS", sys_account, operator),
+        "sys_of_other": _sign("account", "SYS", sys_account, other),
+        "app": _sign("account", "APP", app, signing),
+        "stray": _sign("account", "STRAY", stray, other),
+        "sys_id": sys_account.public_key,
+        "app_id": app.public_key,
+    }
+
+
+def operator_vars(jwts, **overrides):
+    values = {"nats_server_operator_enabled": "true", "nats_server_operator_jwt": jwts["operator"],
+              "nats_server_resolver_type": "full", "nats_server_operator_system_account_jwt": jwts["sys"]}
+    values.update(overrides)
+    return role_defaults(**values)
+
+
+def slurped(text):
+    return {"content": base64.b64encode(text.encode()).decode(), "encoding": "base64"}
+
+
+# rule name -> (overrides that pass, overrides that fail, words the problem must contain)
+OPERATOR_CASES = {
+    "operator_jwt_given": (
+        lambda j: {"nats_server_operator_jwt": "  " + j["operator"] + "\n"},
+        lambda j: {"nats_server_operator_jwt": "", "nats_server_operator_jwt_file": "/srv/ncred/REGION1.jwt"},
+        "there is no operator JWT: set nats_server_operator_jwt",
+    ),
+    "operator_jwt_valid": ({}, lambda j: {"nats_server_operator_jwt": j["sys"]},
+                           "nats_server_operator_jwt is not a valid NATS operator JWT"),
+    "operator_names_its_system_account": ({}, lambda j: {"nats_server_operator_jwt": j["operator_without_sys"]},
+                                          "names no system account"),
+    "full_resolver_has_the_system_account_jwt": (
+        lambda j: {"nats_server_resolver_type": "url", "nats_server_operator_system_account_jwt": ""},
+        lambda j: {"nats_server_operator_system_account_jwt": ""},
+        "The full resolver needs the system account's JWT",
+    ),
+    "system_account_jwt_valid": ({}, lambda j: {"nats_server_operator_system_account_jwt": j["operator"]},
+                                 "nats_server_operator_system_account_jwt is not a valid NATS account JWT"),
+    "system_account_jwt_belongs_to_the_operator": (
+        {}, lambda j: {"nats_server_operator_system_account_jwt": j["sys_of_other"]},
+        "is not the JWT of the operator's system account",
+    ),
+    "preloaded_jwts_are_account_jwts": (lambda j: {"nats_server_resolver_preload": [j["app"]]},
+                                        lambda j: {"nats_server_resolver_preload": [j["app"], "garbage"]},
+                                        "nats_server_resolver_preload must hold account JWTs"),
+    "preloaded_accounts_belong_to_the_operator": (
+        lambda j: {"nats_server_resolver_preload": [j["app"]]},
+        lambda j: {"nats_server_resolver_preload": [j["app"], j["stray"]]},
+        "this operator did not sign: STRAY",
+    ),
+}
+
+
+def _overrides(case, jwts):
+    return case(jwts) if callable(case) else dict(case)
+
+
+def test_every_operator_rule_has_a_good_and_a_bad_case():
+    assert sorted(rule.__name__ for rule in plan.OPERATOR_RULES) == sorted(OPERATOR_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATOR_CASES))
+def test_operator_rule_passes_its_good_case(name, jwts):
+    facts = plan.OperatorFacts(RoleVars(operator_vars(jwts, **_overrides(OPERATOR_CASES[name][0], jwts))))
+    assert collect_problems([rule_named(plan.OPERATOR_RULES, name)], facts) == []
+
+
+@pytest.mark.parametrize("name", sorted(OPERATOR_CASES))
+def test_operator_rule_reports_its_bad_case(name, jwts):
+    _good, bad, words = OPERATOR_CASES[name]
+    facts = plan.OperatorFacts(RoleVars(operator_vars(jwts, **_overrides(bad, jwts))))
+    problems = collect_problems([rule_named(plan.OPERATOR_RULES, name)], facts)
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_a_missing_jwt_file_is_named_with_the_reason(jwts):
+    result = plan.operator_plan(
+        operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt"),
+        operator_jwt_read={"failed": True, "msg": "file not found: /srv/ncred/REGION1.jwt"},
+    )
+    assert result["problems"] == [
+        "nats_server_operator_enabled is true but there is no operator JWT: set nats_server_operator_jwt (the Region "
+        "One Token, or region1_bootstrap_operator_jwt of the primary ACS) or nats_server_operator_jwt_file "
+        "('/srv/ncred/REGION1.jwt': file not found: /srv/ncred/REGION1.jwt)."
+    ]
+    assert result["settings"] == {}
+
+
+def test_jwts_read_from_the_host_give_the_full_resolver_settings(jwts):
+    result = plan.operator_plan(
+        operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt",
+                      nats_server_operator_system_account_jwt="", nats_server_operator_system_account_jwt_file="/x/SYS.jwt",
+                      nats_server_resolver_preload=[jwts["app"], jwts["sys"]]),
+        operator_jwt_read=slurped(jwts["operator"] + "\n"),
+        system_account_jwt_read=slurped(jwts["sys"]),
+    )
+    assert result["problems"] == []
+    assert result["settings"] == {
+        "operator": jwts["operator"],
+        "system_account": jwts["sys_id"],
+        "resolver": {"type": "full", "dir": "/var/lib/nats-server/resolver", "allow_delete": False, "interval": "2m"},
+        "resolver_preload": {jwts["sys_id"]: jwts["sys"], jwts["app_id"]: jwts["app"]},
+    }
+
+
+def test_the_url_resolver_points_at_the_account_server(jwts):
+    url = "http://acs-1:9090/jwt/v1/accounts/"
+    result = plan.operator_plan(operator_vars(jwts, nats_server_resolver_type="url", nats_server_resolver_url=url,
+                                              nats_server_operator_system_account_jwt=""))
+    assert result["settings"] == {"operator": jwts["operator"], "system_account": jwts["sys_id"], "resolver": "URL(%s)" % url}
+
+
+def test_each_jwt_is_decoded_once(jwts, monkeypatch):
+    calls = []
+    real = nats_jwt.decode
+    monkeypatch.setattr(nats_jwt, "decode", lambda token, **kw: calls.append(token) or real(token, **kw))
+    plan.operator_plan(operator_vars(jwts, nats_server_resolver_preload=[jwts["app"]]))
+    assert sorted(calls) == sorted([jwts["operator"], jwts["sys"], jwts["app"]])
+
+
+def test_operator_mode_off_has_nothing_to_check():
+    assert plan.operator_plan(role_defaults(nats_server_operator_enabled="false"))["problems"] == []
+
+
+def test_the_config_without_an_operator_jwt_is_refused_outside_check_mode(jwts):
+    values = operator_vars(jwts, nats_server_operator_jwt="")
+    operator = plan.operator_plan(values)
+    assert "operator" not in plan.server_config(values, operator=operator, check_mode=True)
+    with pytest.raises(plan.PlanError, match="no operator JWT"):
+        plan.server_config(values, operator=operator, check_mode=False)
+
+
+# ---------------------------------------------------------------------- TLS
+
+def test_tls_sets_cover_own_and_peer_certificates_skipping_this_cluster():
+    sets = plan.tls_sets(role_defaults(nats_server_client_tls="true", **GATEWAY))
+    assert [s["label"] for s in sets] == ["cmserver", "cmcluster", "cmgateway", "cmgwpeers/west",
+                                         "cmgwpeers/west trusted by cmgateway"]
+    assert sets[0] == {"label": "cmserver", "purpose": "client", "cert": "/srv/certs/cmserver/cert.pem",
+                       "key": "/srv/certs/cmserver/privkey.pem", "ca": None, "require_ecdsa": True}
+    assert sets[3]["names"] == ["west-1.example.com", "west-2"]
+    assert sets[3]["ca"] == "/srv/certs/cmgwpeers/west/ca.pem" and sets[4]["ca"] == "/srv/certs/cmgateway/ca.pem"
+    assert "key" not in sets[3]
+
+
+def test_no_tls_no_sets_and_a_custom_ca_is_checked():
+    assert plan.tls_sets(role_defaults()) == []
+    sets = plan.tls_sets(role_defaults(nats_server_client_tls=True, nats_server_client_tls_custom_ca="true"))
+    assert sets[0]["ca"] == "/srv/certs/cmserver/ca.pem"
+
+
+def test_watch_files_list_certificates_keys_then_cas_once():
+    sets = plan.tls_sets(role_defaults(**GATEWAY))
+    assert plan.watch_files(sets) == [
+        "/srv/certs/cmcluster/cert.pem", "/srv/certs/cmgateway/cert.pem", "/srv/certs/cmgwpeers/west/cert.pem",
+        "/srv/certs/cmcluster/privkey.pem", "/srv/certs/cmgateway/privkey.pem",
+        "/srv/certs/cmcluster/ca.pem", "/srv/certs/cmgateway/ca.pem", "/srv/certs/cmgwpeers/west/ca.pem",
+    ]
+
+
+def test_gateway_pins_come_from_the_peer_checks_only():
+    results = [{"item": {"purpose": "gateway_peer"}, "spki_sha256": "bb"}, {"item": {"purpose": "gateway_peer"}, "spki_sha256": "aa"},
+               {"item": {"purpose": "gateway_peer"}, "spki_sha256": "bb"}, {"item": {"purpose": "gateway"}, "spki_sha256": "cc"},
+               {"item": {"purpose": "gateway_peer"}}]
+    assert plan.gateway_pins(results) == ["aa", "bb"]
+
+
+# ------------------------------------------------------------ configuration
+
+def test_core_settings_read_survey_strings_as_numbers_and_switches():
+    config = plan.server_config(role_defaults(nats_server_port="4333", nats_server_debug="false", nats_server_trace="true",
+                                              nats_server_max_payload="2097152"))
+    assert config == {
+        "server_name": "nats-1", "listen": "0.0.0.0:4333", "http": "127.0.0.1:8222", "max_payload": 2097152,
+        "max_connections": 65536, "lame_duck_duration": "30s", "lame_duck_grace_period": "10s",
+        "debug": False, "trace": True, "logtime": False, "log_file": None,
+    }
+
+
+def test_jetstream_block_keeps_size_strings_and_reads_numbers():
+    config = plan.server_config(role_defaults(nats_server_jetstream_enabled="yes", nats_server_jetstream_max_memory="1G",
+                                              nats_server_jetstream_max_file="1073741824"))
+    assert config["jetstream"] == {"store_dir": "/var/lib/nats-server/jetstream", "max_memory_store": "1G",
+                                   "max_file_store": 1073741824}
+    assert "jetstream" not in plan.server_config(role_defaults(nats_server_jetstream_enabled="false"))
+
+
+def test_tls_blocks_are_spelled_for_the_installed_version():
+    new = plan.server_config(role_defaults(nats_server_client_tls=True), version="2.15.1")
+    old = plan.server_config(role_defaults(nats_server_client_tls=True), version="2.10.4")
+    assert new["tls"]["min_version"] == "1.2" and old["tls"]["min_version"] is None
+    assert new["tls"]["curve_preferences"] == ["X25519"]
+    loose = plan.server_config(role_defaults(nats_server_client_tls=True, nats_server_client_tls_strict="false"), version="2.15.1")
+    assert loose["tls"]["cipher_suites"] is None and loose["tls"]["curve_preferences"] is None
+    with pytest.raises(plan.PlanError, match="TLS settings"):
+        plan.server_config(role_defaults(nats_server_client_tls=True), version="")
+
+
+def test_gateway_remotes_repeat_this_clusters_certificate_with_the_peers_ca():
+    config = plan.server_config(role_defaults(nats_server_gateway_pinned_certs=True, **GATEWAY), version="2.15.1",
+                                tls_checks=[{"item": {"purpose": "gateway_peer"}, "spki_sha256": "aa"}])
+    gateway = config["gateway"]
+    assert gateway["listen"] == "0.0.0.0:7222" and gateway["tls"]["pinned_certs"] == ["aa"]
+    assert [remote["name"] for remote in gateway["gateways"]] == ["west"]
+    remote_tls = gateway["gateways"][0]["tls"]
+    assert remote_tls == dict(gateway["tls"], ca_file="/srv/certs/cmgwpeers/west/ca.pem", pinned_certs=None)
+    assert config["cluster"]["tls"]["verify"] is True and config["cluster"]["routes"] == []
+
+
+def test_cluster_without_tls_has_no_tls_block():
+    config = plan.server_config(role_defaults(nats_server_cluster_name="east", nats_server_cluster_tls="false"))
+    assert config["cluster"] == {"name": "east", "listen": "0.0.0.0:6222", "routes": [], "tls": None}
+
+
+def test_config_extra_is_merged_last_and_deep():
+    config = plan.server_config(role_defaults(nats_server_jetstream_enabled=True,
+                                              nats_server_config_extra={"jetstream": {"max_file_store": "5G"}, "debug": True}))
+    assert config["jetstream"]["store_dir"] == "/var/lib/nats-server/jetstream"
+    assert config["jetstream"]["max_file_store"] == "5G" and config["debug"] is True
+    with pytest.raises(plan.PlanError, match="nats_server_config_extra"):
+        plan.server_config(role_defaults(nats_server_config_extra=["debug"]))
+
+
+# ------------------------------------------------------------------ folders
+
+def test_folders_follow_the_switched_on_concerns():
+    plain = plan.folders(role_defaults())
+    assert [entry["path"] for entry in plain["entries"]] == ["/etc/nats-server", "/var/lib/nats-server"]
+    assert plain["entries"][0]["owner"] == "root" and plain["entries"][1]["owner"] == "cmsgs"
+    assert plain["writable_paths"] == ["/var/lib/nats-server"]
+    full = plan.folders(role_defaults(nats_server_log_file="/var/log/nats-server/n.log", nats_server_jetstream_enabled="true",
+                                      nats_server_operator_enabled="true", nats_server_resolver_type="full"))
+    assert [entry["path"] for entry in full["entries"]][2:] == [
+        "/var/log/nats-server", "/var/lib/nats-server/jetstream", "/var/lib/nats-server/resolver"]
+    assert full["entries"][-1]["mode"] == "0700"
+    assert full["writable_paths"] == ["/var/lib/nats-server", "/var/log/nats-server", "/var/lib/nats-server/jetstream"]
