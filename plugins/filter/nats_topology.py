@@ -57,10 +57,22 @@ def nats_stack_plan(hostvars, groups, options, acs_primary_address="", cluster_g
                                list(cluster_groups) if cluster_groups else None)
 
 
+def nats_restart_hosts(hostvars, hosts):
+    results = {}
+    for host in hosts:
+        variables = hostvars[host]
+        results[host] = {
+            "binary": variables["_nats_server_binary_result"] if "_nats_server_binary_result" in variables else {},
+            "config": variables["_nats_server_config_result"] if "_nats_server_config_result" in variables else {},
+        }
+    return topology.restart_hosts(list(hosts), results)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "nats_topology": nats_topology,
             "nats_stack_options": nats_stack_options,
             "nats_stack_plan": nats_stack_plan,
+            "nats_restart_hosts": nats_restart_hosts,
         }

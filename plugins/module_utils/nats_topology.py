@@ -460,6 +460,21 @@ def _find_key(value, key, path=""):
                 yield found
 
 
+def config_extra_tls_problems(host, extra, route_tls, gateway):
+    """Why nats_server_config_extra would let plain text in or take route or gateway TLS away."""
+    problems = []
+    for path in _find_key(extra, "allow_non_tls"):
+        problems.append("nats_server_config_extra of %s sets %s: the stack never accepts plain-text connections;"
+                        " remove it." % (host, path))
+    if route_tls and "cluster" in extra and _tls_off(extra["cluster"]):
+        problems.append("nats_server_config_extra of %s turns route TLS off (cluster.tls): routes between the"
+                        " servers of a cluster carry TLS; remove it." % host)
+    if gateway and "gateway" in extra and _tls_off(extra["gateway"]):
+        problems.append("nats_server_config_extra of %s turns gateway TLS off (gateway.tls): traffic between"
+                        " clusters must be TLS; remove it." % host)
+    return problems
+
+
 def security_problems(host, record, variables):
     """Why this server's variables would weaken the stack's transport security or client auth.
 
@@ -489,15 +504,7 @@ def security_problems(host, record, variables):
     if not isinstance(extra, dict):
         problems.append("nats_server_config_extra of %s is not a mapping." % host)
         extra = {}
-    for path in _find_key(extra, "allow_non_tls"):
-        problems.append("nats_server_config_extra of %s sets %s: the stack never accepts plain-text connections;"
-                        " remove it." % (host, path))
-    if record.get("route_tls") and "cluster" in extra and _tls_off(extra["cluster"]):
-        problems.append("nats_server_config_extra of %s turns route TLS off (cluster.tls): routes between the"
-                        " servers of a cluster carry TLS; remove it." % host)
-    if record.get("gateway_name") and "gateway" in extra and _tls_off(extra["gateway"]):
-        problems.append("nats_server_config_extra of %s turns gateway TLS off (gateway.tls): traffic between"
-                        " clusters must be TLS; remove it." % host)
+    problems.extend(config_extra_tls_problems(host, extra, record.get("route_tls"), bool(record.get("gateway_name"))))
     if not insecure:
         operator = variables.get("nats_server_operator_enabled")
         if operator not in (None, ""):
@@ -544,3 +551,27 @@ def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_c
         problems.append("nats_stack_enable_acs is 'none' and no account server is named: servers resolve accounts"
                         " through an account server; set nats_stack_primary_acs_fqdn to the one they use.")
     return {"options": options, "topology": derived, "insecure_hosts": insecure_hosts, "problems": problems}
+
+
+# ---------------------------------------------------------- rolling restarts
+
+
+def restart_hosts(hosts, results):
+    """The hosts whose running server must restart, in the order given.
+
+    results: host -> {"binary": the binary copy's result, "config": nats_config's}.
+    A server restarts when its binary changed or its configuration changed in
+    a way a reload cannot apply, and only when it was running: a server that
+    was not is started, with the others, by the role's start task (a cluster's
+    first start must not wait for one member's JetStream health alone).
+    """
+    chosen = []
+    for host in hosts:
+        result = results.get(host) or {}
+        config = result.get("config") or {}
+        binary = result.get("binary") or {}
+        if not config.get("unit_active"):
+            continue
+        if binary.get("changed") or config.get("restart_required"):
+            chosen.append(host)
+    return chosen

@@ -23,6 +23,11 @@ def role_defaults(**overrides):
         nats_server_resolver_url="",
         nats_server_resolver_dir="/var/lib/nats-server/resolver",
         nats_server_client_tls_custom_ca=False,
+        # The topology of a server alone (cmsgs.nats.nats_topology).
+        nats_server_cluster_name="",
+        nats_server_cluster_routes=[],
+        nats_server_gateway_name="",
+        nats_server_gateway_peers=[],
     )
     leftover = [name for name, value in values.items() if isinstance(value, str) and "{{" in value]
     assert leftover == [], "resolve these templated defaults here: %s" % leftover

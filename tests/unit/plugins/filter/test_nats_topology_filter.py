@@ -25,7 +25,7 @@ class Lazy(dict):
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"nats_topology", "nats_stack_options", "nats_stack_plan"}
+    assert set(FILTERS) == {"nats_topology", "nats_stack_options", "nats_stack_plan", "nats_restart_hosts"}
 
 
 def test_topology_from_hostvars_and_groups():
@@ -67,3 +67,16 @@ def test_stack_plan_filter_reads_the_security_variables():
     plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "a")
     assert plan["problems"] == ["nats_server_cluster_tls of a is false: routes between the servers of a cluster carry"
                                 " TLS; remove the variable."]
+
+
+def test_restart_hosts_are_running_servers_that_need_a_restart():
+    hostvars = {
+        "a": {"_nats_server_config_result": {"unit_active": True, "restart_required": True}},
+        "b": {"_nats_server_config_result": {"unit_active": True, "restart_required": False},
+              "_nats_server_binary_result": {"changed": True}},
+        "c": {"_nats_server_config_result": {"unit_active": True, "restart_required": False}},
+        # Not running yet: started with the others, not restarted alone.
+        "d": {"_nats_server_config_result": {"unit_active": False, "restart_required": True}},
+        "e": {},
+    }
+    assert FILTERS["nats_restart_hosts"](hostvars, ["b", "a", "c", "d", "e"]) == ["b", "a"]
