@@ -1,6 +1,7 @@
 # Entry points for people and CI. Everything runs from .venv, built from
 # requirements.txt; nothing installed by hand is needed.
-#   make demo   deploy one NATS server in a local systemd container and use it
+#   make demo   deploy the stack in local systemd containers and use it
+#               (TOPOLOGY=standalone|cluster|hypercluster, standalone by default)
 #   make test   the whole suite: unit, lint, sanity, molecule scenarios
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -49,8 +50,9 @@ molecule: harness
 
 test: unit lint sanity molecule
 
+TOPOLOGY ?= standalone
 demo: harness
-	tests/harness/demo.sh
+	TOPOLOGY=$(TOPOLOGY) tests/harness/demo.sh
 
 demo-destroy: venv
 	tests/harness/demo.sh destroy

