@@ -19,7 +19,7 @@ description:
     subscriber on another server has crossed a route (same cluster) or a gateway (another cluster),
     so this shows that the servers of a topology carry traffic with the given credentials.
   - Uses the nats-py client library, so it runs where that library is installed, usually on the
-    controller (C(delegate_to: localhost) with the controller's Python).
+    controller (delegated to C(localhost) with the controller's Python).
 requirements:
   - nats-py >= 2.6 on the host that runs the module.
 attributes:
