@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helpers for the testinfra tests of every molecule scenario (molecule/conftest.py loads them).
 
 The tests run on the controller. They talk to the deployed servers the way a

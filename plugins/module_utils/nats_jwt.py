@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """NATS JWT v2: claim layout, signing, decoding, verification and .creds files.
 

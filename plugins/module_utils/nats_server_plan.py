@@ -26,7 +26,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt, nats_topology, tls_spec
+from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_jwt, nats_topology, tls_spec
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, RoleVars, collect_problems
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -74,6 +74,20 @@ def _port(v, name):
         return v.int(name, 1, 65535)
     except RoleValueError:
         return None
+
+
+def client_tls_custom_ca(v):
+    """cmserver/ca.pem is a private CA; unset, it is one exactly when tls_certs generates the certificates."""
+    if v.raw("nats_server_client_tls_custom_ca") is None:
+        return v.str("tls_certs_mode", "provided") == "generate"
+    return v.bool("nats_server_client_tls_custom_ca")
+
+
+def log_time(v):
+    """The journal stamps every line already; unset, only a log file gets the server's own stamps."""
+    if v.raw("nats_server_log_time") is None:
+        return bool(v.str("nats_server_log_file"))
+    return v.bool("nats_server_log_time")
 
 
 def tls_in_use(v):
@@ -319,6 +333,21 @@ def certs_dir_is_absolute(v):
     return ["nats_server_certs_dir ('%s') must be an absolute path." % certs_dir]
 
 
+@preflight_rule
+def folders_are_not_system_folders(v):
+    names = ["nats_server_config_dir", "nats_server_data_dir", "nats_server_jetstream_store_dir", "nats_server_resolver_dir"]
+    if v.str("nats_server_log_file"):
+        names.append("nats_server_log_dir")
+    if tls_in_use(v):
+        names.append("nats_server_certs_dir")
+    return guard_rails.system_folder_problems(v, names)
+
+
+@preflight_rule
+def service_user_is_not_root(v):
+    return guard_rails.root_user_problems(v, ["nats_server_user"])
+
+
 # ------------------------------------------------------------ operator mode
 
 
@@ -553,7 +582,7 @@ def tls_sets(variables):
         sets.append({
             "label": "cmserver", "purpose": "client",
             "cert": folders["client"] + "/cert.pem", "key": folders["client"] + "/privkey.pem",
-            "ca": folders["client"] + "/ca.pem" if v.bool("nats_server_client_tls_custom_ca") else None,
+            "ca": folders["client"] + "/ca.pem" if client_tls_custom_ca(v) else None,
             "require_ecdsa": v.bool("nats_server_client_tls_strict"),
         })
     if v.str("nats_server_cluster_name") and v.bool("nats_server_cluster_tls"):
@@ -626,7 +655,7 @@ def tls_blocks(v, version, pins=()):
     client = {
         "cert_file": folders["client"] + "/cert.pem",
         "key_file": folders["client"] + "/privkey.pem",
-        "ca_file": folders["client"] + "/ca.pem" if v.bool("nats_server_client_tls_custom_ca") else None,
+        "ca_file": folders["client"] + "/ca.pem" if client_tls_custom_ca(v) else None,
         "curve_preferences": spec["curve_preferences"] if strict else None,
         "cipher_suites": spec["cipher_suites"] if strict else None,
         "min_version": spec["min_version"],
@@ -694,7 +723,7 @@ def server_config(variables, version="", operator=None, tls_checks=None, check_m
         "lame_duck_grace_period": v.str("nats_server_lame_duck_grace_period"),
         "debug": v.bool("nats_server_debug"),
         "trace": v.bool("nats_server_trace"),
-        "logtime": v.bool("nats_server_log_time"),
+        "logtime": log_time(v),
         "log_file": log_file or None,
     }
     blocks = [config]

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Send one message through NATS servers and print what came back.
 
 usage: roundtrip.py URL [MESSAGE] [--to URL] [--creds FILE] [--ca FILE] [--push-account JWT_FILE --sys-creds FILE]

@@ -18,16 +18,16 @@ def role_defaults(**overrides):
     values.update(
         nats_server_name="nats-1",
         nats_server_release_cache_dir="/home/ops/.cache/cmsgs.nats",
-        nats_server_log_time=False,
         nats_server_jetstream_store_dir="/var/lib/nats-server/jetstream",
         nats_server_resolver_url="",
         nats_server_resolver_dir="/var/lib/nats-server/resolver",
-        nats_server_client_tls_custom_ca=False,
         # The topology of a server alone (cmsgs.nats.nats_topology).
         nats_server_cluster_name="",
         nats_server_cluster_routes=[],
         nats_server_gateway_name="",
         nats_server_gateway_peers=[],
+        nats_server_user="cmsgs",
+        nats_server_group="cmsgs",
     )
     leftover = [name for name, value in values.items() if isinstance(value, str) and "{{" in value]
     assert leftover == [], "resolve these templated defaults here: %s" % leftover

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The seed's stack from site.yml: REGION1 on the ACS host, cluster east of three and
 cluster west of two joined by gateways, TLS on every listener, operator mode.
 

@@ -1,3 +1,6 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every role variable is a default and is documented, with the same value in both places.
 
 defaults/main.yml is what a play gets; meta/argument_specs.yml is what

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Operators, accounts and users in an nsc store, planned and applied."""
 
@@ -115,7 +116,7 @@ def test_store_layout_and_modes_are_those_of_nsc(paths, region):
         seed_path = os.path.join(paths.keys_dir, "keys", key[0], key[1:3], key + ".nk")
         assert seed_file_holds(seed_path, key)
         assert mode_of(seed_path) == 0o600
-    for directory, dirs, files in os.walk(os.path.dirname(paths.store_dir)):
+    for directory, _dirs, files in os.walk(os.path.dirname(paths.store_dir)):
         assert mode_of(directory) == 0o700, directory
         for name in files:
             assert mode_of(os.path.join(directory, name)) == 0o600, name

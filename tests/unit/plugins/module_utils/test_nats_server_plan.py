@@ -82,6 +82,14 @@ PREFLIGHT_CASES = {
                                           "Each entry of nats_server_gateway_peers needs a name"),
     "certs_dir_is_absolute": ({"nats_server_client_tls": True}, {"nats_server_client_tls": "yes", "nats_server_certs_dir": "certs"},
                               "nats_server_certs_dir ('certs') must be an absolute path"),
+    "folders_are_not_system_folders": (
+        {"nats_server_data_dir": "/var/lib/nats", "nats_server_resolver_dir": "/var/lib/nats/resolver",
+         "nats_server_jetstream_store_dir": "/var/lib/nats/js", "nats_server_log_dir": "/var/log"},
+        {"nats_server_config_dir": "/etc/"},
+        "nats_server_config_dir ('/etc/') is a system folder",
+    ),
+    "service_user_is_not_root": ({"nats_server_user": "nats"}, {"nats_server_user": "root"},
+                                 "nats_server_user is 'root': a service never runs as root"),
 }
 
 
@@ -392,3 +400,35 @@ def test_config_extra_with_allow_non_tls_fails_preflight():
     problems = plan.preflight_problems(role_defaults(
         nats_server_config_extra={"gateway": {"gateways": [{"name": "w", "allow_non_tls": True}]}}))
     assert any("sets gateway.gateways[0].allow_non_tls" in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("path", ["/", "/etc", "/var/lib/", "/usr", "/var", "//var//log", "/srv", "/home"])
+def test_system_folders_themselves_are_refused(path):
+    problems = plan.preflight_problems(role_defaults(nats_server_log_file="/x/nats.log", nats_server_log_dir=path))
+    assert any(p.startswith("nats_server_log_dir ('%s') is a system folder" % path) for p in problems), problems
+
+
+@pytest.mark.parametrize("path", ["/var/lib/nats-server", "/etc/nats-server", "/srv/nats", "/var/log/nats-server"])
+def test_their_subfolders_are_accepted(path):
+    assert plan.preflight_problems(role_defaults(nats_server_config_dir=path)) == []
+
+
+def test_a_log_dir_that_is_not_used_is_not_judged():
+    assert plan.preflight_problems(role_defaults(nats_server_log_dir="/var/log")) == []
+
+
+def test_unset_log_time_follows_the_log_file_and_a_set_one_wins():
+    assert plan.server_config(role_defaults())["logtime"] is False
+    assert plan.server_config(role_defaults(nats_server_log_file="/var/log/nats-server/n.log"))["logtime"] is True
+    assert plan.server_config(role_defaults(nats_server_log_file="/var/log/nats-server/n.log",
+                                            nats_server_log_time="false"))["logtime"] is False
+
+
+def test_unset_custom_ca_follows_generated_certificates():
+    def client_ca(**values):
+        return plan.tls_sets(role_defaults(nats_server_client_tls=True, **values))[0]["ca"]
+
+    assert client_ca() is None
+    assert client_ca(tls_certs_mode="generate") == "/srv/certs/cmserver/ca.pem"
+    assert client_ca(tls_certs_mode="generate", nats_server_client_tls_custom_ca="no") is None
+    assert client_ca(nats_server_client_tls_custom_ca=True) == "/srv/certs/cmserver/ca.pem"

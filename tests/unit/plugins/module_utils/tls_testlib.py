@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared helpers of the TLS tests: certificates made on the spot, a real nats-server
 on loopback ports, and a runner for module main() functions."""

@@ -1,4 +1,7 @@
-"""REGION1: the bootstrap on the primary ACS host and a NATS server in operator mode.
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""REGION1: the bootstrap on the primary ACS host and a NATS server in operator mode, accounts from the ACS.
 
 Tests run against the ACS host (``host``) and reach the NATS host through the
 ``nats_host`` fixture. Playbook runs go through ``playbook()``, which keeps
@@ -15,7 +18,8 @@ import re
 import nats
 import pytest
 import testinfra
-from nats_testlib import file_digest, host_address, nats_roundtrip, run_ansible_playbook, server_pid
+from acs_runs import OUTPUTS, playbook
+from nats_testlib import file_digest, host_address, nats_roundtrip, server_pid
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
@@ -25,7 +29,7 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
     plan_user,
 )
 
-testinfra_hosts = ["cmsgs-region1-acs"]
+testinfra_hosts = ["cmsgs-acs-primary"]
 
 NCRED = "/srv/ncred"
 NSC = "/srv/nsc"
@@ -42,23 +46,16 @@ SEED_LAYOUT = {
 # An nkeys seed: 'S', the key type, then 56 base32 characters.
 SEED_PATTERN = re.compile(r"S[OAU][A-Z2-7]{56}")
 
-OUTPUTS = []
-
-
-def playbook(name="converge", extra_vars=None, *options):
-    """Run the scenario's converge.yml or a playbook of the collection; keep its output."""
-    if name == "converge":
-        path = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
-    else:
-        path = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks", name + ".yml")
-    run = run_ansible_playbook(path, extra_vars, options, timeout=600)
-    OUTPUTS.append(run.output)
-    return run
-
-
 def bootstrap(extra_vars=None, *options):
     """The REGION1 playbook alone, with the scenario's Primary ACS FQDN."""
     return playbook("region1", dict({"region1_bootstrap_primary_acs_fqdn": FQDN}, **(extra_vars or {})), *options)
+
+
+def servers(host, extra_vars=None, *options):
+    """The standalone playbook alone, in operator mode as the converge deploys it."""
+    operator = {"nats_server_operator_enabled": True,
+                "nats_server_operator_jwt": host.file(NCRED + "/REGION1.jwt").content_string}
+    return playbook("standalone", dict(operator, **(extra_vars or {})), *options)
 
 
 def tree_state(host, *roots):
@@ -74,7 +71,12 @@ def read_jwt(host, path, kind):
 
 @pytest.fixture(scope="module")
 def nats_host(request):
-    return testinfra.get_host("ansible://cmsgs-region1-nats", ansible_inventory=request.config.option.ansible_inventory)
+    return testinfra.get_host("ansible://cmsgs-acs-nats", ansible_inventory=request.config.option.ansible_inventory)
+
+
+@pytest.fixture(scope="module")
+def secondary_host(request):
+    return testinfra.get_host("ansible://cmsgs-acs-secondary", ansible_inventory=request.config.option.ansible_inventory)
 
 
 @pytest.fixture()
@@ -192,10 +194,10 @@ def test_the_server_runs_with_the_operator_inline_and_no_ncred(host, nats_host):
     system_account = read_jwt(host, NCRED + "/SYS.jwt", "account").subject
     assert 'operator: "%s"' % operator_jwt in text
     assert 'system_account: "%s"' % system_account in text
-    assert "type: \"full\"" in text
+    # Accounts come from the primary account server.
+    assert "URL(http://cmsgs-acs-primary:9090/jwt/v1/accounts/)" in text
     assert not nats_host.file("/srv/ncred").exists
     assert nats_host.service("nats-server").is_running
-    assert nats_host.file("/var/lib/nats-server/resolver/%s.jwt" % system_account).exists
 
 
 def test_an_app_user_publishes_and_receives(nats_host, app_creds):
@@ -216,7 +218,7 @@ def test_the_sys_user_reaches_the_system_account(host, nats_host, tmp_path):
         finally:
             await client.close()
 
-    assert asyncio.run(ping())["server"]["name"] == "cmsgs-region1-nats"
+    assert asyncio.run(ping())["server"]["name"] == "cmsgs-acs-nats"
 
 
 def test_a_user_of_another_operator_is_refused(nats_host, tmp_path):
@@ -237,7 +239,7 @@ def test_the_operator_jwt_file_read_as_root_gives_the_same_configuration(host, n
     assert nats_host.run("runuser -u cmsgs -- cat /srv/ncred/REGION1.jwt").rc != 0
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
     try:
-        run = playbook("converge", {
+        run = servers(host, {
             "nats_server_operator_jwt": "",
             "nats_server_operator_jwt_file": "/srv/ncred/REGION1.jwt",
             "nats_server_operator_system_account_jwt": "",
@@ -250,10 +252,12 @@ def test_the_operator_jwt_file_read_as_root_gives_the_same_configuration(host, n
         nats_host.run_expect([0], "rm -rf /srv/ncred")
 
 
-def test_the_url_resolver_renders_and_passes_nats_server_validation(nats_host):
+def test_the_full_resolver_renders_and_passes_nats_server_validation(host, nats_host):
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
-    # Check mode still runs nats-server -t on the new text; the account server is not up yet.
-    run = playbook("converge", {"nats_server_resolver_type": "url", "nats_server_resolver_preload": []}, "--check")
+    # Check mode still runs nats-server -t on the new text.
+    run = servers(host, {"nats_server_resolver_type": "full",
+                         "nats_server_operator_system_account_jwt": host.file(NCRED + "/SYS.jwt").content_string},
+                  "--check")
     assert run.rc == 0, run.output
     assert (file_digest(nats_host, CONFIG), server_pid(nats_host)) == before
 
@@ -261,21 +265,21 @@ def test_the_url_resolver_renders_and_passes_nats_server_validation(nats_host):
 @pytest.mark.parametrize(
     ("extra_vars", "message"),
     [
-        (lambda foreign: {"nats_server_resolver_type": "url"},
+        (lambda foreign: {"nats_server_resolver_preload": [foreign["account_jwt"]]},
          "nats_server_resolver_preload is only possible with nats_server_resolver_type 'full'"),
         (lambda foreign: {"nats_server_operator_jwt": "not.a.jwt"},
          "nats_server_operator_jwt is not a valid NATS operator JWT"),
-        (lambda foreign: {"nats_server_resolver_preload": [foreign["account_jwt"]]},
+        (lambda foreign: {"nats_server_resolver_type": "full", "nats_server_resolver_preload": [foreign["account_jwt"]]},
          "nats_server_resolver_preload holds accounts that this operator did not sign: APP"),
         (lambda foreign: {"nats_server_operator_system_account_jwt": foreign["operator_jwt"]},
          "nats_server_operator_system_account_jwt is not a valid NATS account JWT: expected a account JWT, found a operator JWT"),
     ],
     ids=["preload-with-url", "garbage-operator", "foreign-account", "operator-as-system-account"],
 )
-def test_wrong_operator_inputs_fail_naming_the_variable(nats_host, tmp_path, extra_vars, message):
+def test_wrong_operator_inputs_fail_naming_the_variable(host, nats_host, tmp_path, extra_vars, message):
     foreign = foreign_region(tmp_path / "other-nsc")
     before = (file_digest(nats_host, CONFIG), server_pid(nats_host))
-    run = playbook("converge", extra_vars(foreign))
+    run = servers(host, extra_vars(foreign))
     assert run.rc != 0
     assert message in " ".join(run.output.split()), run.output
     assert run.changed_count() == 0
@@ -343,15 +347,17 @@ def test_an_operator_in_ncred_without_its_store_is_never_replaced(host):
 
 # --- secrets ---------------------------------------------------------------------
 
-def test_no_seed_appears_in_any_playbook_output(host):
+def test_no_seed_appears_in_any_playbook_output_or_journal(host, secondary_host):
     fresh = {"region1_bootstrap_ncred_dir": "/srv/fresh-ncred", "region1_bootstrap_nsc_dir": "/srv/fresh-nsc",
              "region1_bootstrap_export_sys_creds": True}
     run = bootstrap(fresh, "--diff", "-v")
     assert run.rc == 0, run.output
     seeds = set(host.check_output("find %s /srv/fresh-nsc -name '*.nk' -exec awk 1 {} +", NSC).split())
     assert len(seeds) >= 6  # two operators, their SYS and APP accounts, sys and app users
-    leaked = sum(1 for output in OUTPUTS for seed in seeds if seed in output)
-    pattern_hits = sum(len(SEED_PATTERN.findall(output)) for output in OUTPUTS)
+    # The account servers' journals too: they read the sys credentials.
+    journals = [acs.check_output("journalctl -u cmsgs-acs --no-pager -o cat") for acs in (host, secondary_host)]
+    leaked = sum(1 for output in OUTPUTS + journals for seed in seeds if seed in output)
+    pattern_hits = sum(len(SEED_PATTERN.findall(output)) for output in OUTPUTS + journals)
     # Counts only: a failure message must not carry a seed either.
     assert (leaked, pattern_hits) == (0, 0), "seeds found in playbook output"
     host.run_expect([0], "rm -rf /srv/fresh-ncred /srv/fresh-nsc /srv/token-ncred /srv/token-nsc")

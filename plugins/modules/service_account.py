@@ -1,12 +1,13 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
-module: system_account
+module: service_account
 short_description: Ensure a service's system group and user, without a login shell, in one call
 version_added: 0.1.0
 author: cmsgs.nats maintainers (!UNKNOWN)
@@ -18,6 +19,11 @@ description:
     the user are corrected.
   - Does in one module call what M(ansible.builtin.group) and M(ansible.builtin.user) do in two,
     which matters on re-runs where nothing changes.
+  - Refuses, before changing anything, C(root) (or any user with uid 0) and an existing human account
+    (a uid of at least C(UID_MIN) from C(/etc/login.defs), 1000 when it is not set, with a login shell);
+    turning such an account into a service account would lock a person out or run a service as root.
+  - Called C(cmsgs.nats.system_account) before 0.2.0; that name still works and is deprecated
+    (in this collection a "system account" is the NATS C(SYS) account).
 options:
   name:
     description: Name of the user.
@@ -28,9 +34,15 @@ options:
     type: str
     required: true
   home:
-    description: Home folder recorded for the user (not created).
+    description:
+      - Home folder recorded for the user (not created).
+      - When not given, an existing user keeps its home and a new one gets C(/nonexistent).
     type: path
-    default: /nonexistent
+  variable:
+    description:
+      - Name of the variable that holds O(name), for the message when the account is refused.
+    type: str
+    default: name
   shell:
     description: Login shell; the default refuses logins.
     type: path
@@ -48,10 +60,11 @@ requirements:
 
 EXAMPLES = r"""
 - name: Create the account nats-server runs as
-  cmsgs.nats.system_account:
+  cmsgs.nats.service_account:
     name: cmsgs
     group: cmsgs
     home: /var/lib/nats-server
+    variable: nats_server_user
 """
 
 RETURN = r"""
@@ -75,6 +88,7 @@ created:
 
 import grp
 import pwd
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -92,6 +106,36 @@ def _describe(user, group_name):
     return {"group": group_name, "home": user.pw_dir, "shell": user.pw_shell}
 
 
+# Shells that refuse a login; any other shell makes an account one a person can use.
+NOLOGIN_SHELLS = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false", "")
+DEFAULT_UID_MIN = 1000
+
+
+def uid_min(path="/etc/login.defs"):
+    """The first uid of human accounts on this host (UID_MIN of login.defs)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                match = re.match(r"^\s*UID_MIN\s+([0-9]+)\s*$", line)
+                if match:
+                    return int(match.group(1))
+    except OSError:
+        pass
+    return DEFAULT_UID_MIN
+
+
+def refusal(name, user, variable, first_human_uid):
+    """Why this account must not become a service account, or None."""
+    if name == "root" or (user is not None and user.pw_uid == 0):
+        return ("%s is '%s': a service never runs as root. Set it to a dedicated system account such as cmsgs."
+                % (variable, name))
+    if user is not None and user.pw_uid >= first_human_uid and user.pw_shell not in NOLOGIN_SHELLS:
+        return ("%s is '%s', an existing login account (uid %d, shell %s): making it a service account would take "
+                "its shell away. Set it to a dedicated system account such as cmsgs."
+                % (variable, name, user.pw_uid, user.pw_shell))
+    return None
+
+
 def _run(module, argv):
     rc, _out, err = module.run_command(argv)
     if rc != 0:
@@ -103,16 +147,20 @@ def main():
         argument_spec={
             "name": {"type": "str", "required": True},
             "group": {"type": "str", "required": True},
-            "home": {"type": "path", "default": "/nonexistent"},
+            "home": {"type": "path"},
             "shell": {"type": "path", "default": "/usr/sbin/nologin"},
+            "variable": {"type": "str", "default": "name"},
         },
         supports_check_mode=True,
     )
     name, group_name = module.params["name"], module.params["group"]
-    wanted = {"group": group_name, "home": module.params["home"], "shell": module.params["shell"]}
-
     group = _lookup(grp.getgrnam, group_name)
     user = _lookup(pwd.getpwnam, name)
+    refused = refusal(name, user, module.params["variable"], uid_min())
+    if refused:
+        module.fail_json(msg=refused)
+    home = module.params["home"] or (user.pw_dir if user else "/nonexistent")
+    wanted = {"group": group_name, "home": home, "shell": module.params["shell"]}
     current_group = _lookup(grp.getgrgid, user.pw_gid) if user else None
     before = _describe(user, current_group.gr_name if current_group else str(user.pw_gid) if user else None)
 

@@ -1,0 +1,5 @@
+"""python -m cmsgs_acs --config FILE"""
+
+from cmsgs_acs.cli import main
+
+main()

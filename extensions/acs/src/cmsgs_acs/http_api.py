@@ -1,0 +1,177 @@
+"""The HTTP API of nats-account-server v1 (the routes nsc and nats-server use)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+
+from aiohttp import web
+
+from cmsgs_acs.service import Service
+
+JWT_TYPE = "application/jwt"
+TEXT_TYPE = "text/plain"
+# An ETag lets a client revalidate cheaply; no-cache keeps a cache in front
+# (the load balancer) from hiding a pushed change for the JWT's lifetime.
+CACHE_CONTROL = "no-cache"
+PROBE_HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache", "Expires": "0"}
+
+HELP = """cmsgs-acs %(version)s: account server for NATS operator %(operator)s (%(operator_key)s)
+
+GET  /jwt/v1/accounts/<account>   the account JWT (application/jwt, ETag; If-None-Match gives 304)
+       ?text=true                 as text/plain
+       ?decode=true               header and claims as indented JSON
+       ?check=true                404 if the JWT has expired
+GET  /jwt/v1/accounts/            200, empty: the probe nats-server sends at start
+POST /jwt/v1/accounts/<account>   store an account JWT (the body), as `nsc push` sends it;
+                                  400 bad or untrusted JWT, 409 older than the stored one, 413 too large%(post_note)s
+GET  /jwt/v1/operator             the operator JWT (?text=true, ?decode=true)
+GET  /jwt/v1/pack?max=N           every unexpired account as <account>|<jwt> lines
+GET  /healthz                     200 while serving
+GET  /metrics                     counters in the Prometheus text format
+"""
+
+
+def _text(status: int, message: str, headers=None) -> web.Response:
+    return web.Response(status=status, text=message + "\n", content_type=TEXT_TYPE, headers=headers)
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("true", "1", "yes")
+
+
+def _decoded_text(token: str) -> str:
+    """Header and claims, indented, as upstream's ?decode=true shows them."""
+    parts = token.split(".")
+    sections = []
+    for part in parts[:2]:
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        sections.append(json.dumps(json.loads(raw), indent=4))
+    return "\n".join(sections) + "\n"
+
+
+class HttpApi:
+    def __init__(self, service: Service):
+        self.service = service
+        self.config = service.config
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_body_bytes, middlewares=[self._count])
+        app.router.add_get("/jwt/v1/accounts", self.probe, name="accounts_probe")
+        app.router.add_get("/jwt/v1/accounts/", self.probe, name="accounts_probe_slash")
+        app.router.add_get("/jwt/v1/accounts/{pub}", self.get_account, name="account")
+        app.router.add_post("/jwt/v1/accounts/{pub}", self.post_account, name="account_push")
+        app.router.add_get("/jwt/v1/operator", self.get_operator, name="operator")
+        app.router.add_get("/jwt/v1/pack", self.pack, name="pack")
+        app.router.add_get("/jwt/v1/help", self.help, name="help")
+        app.router.add_get("/healthz", self.healthz, name="healthz")
+        app.router.add_get("/metrics", self.metrics, name="metrics")
+        return app
+
+    @web.middleware
+    async def _count(self, request: web.Request, handler):
+        route = request.match_info.route.name or "unknown"
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            self.service.metrics.request(route, exc.status)
+            raise
+        self.service.metrics.request(route, response.status)
+        return response
+
+    async def probe(self, request: web.Request) -> web.Response:
+        return web.Response(status=200, headers=PROBE_HEADERS)
+
+    async def get_account(self, request: web.Request) -> web.Response:
+        pub = request.match_info["pub"]
+        if request.query_string:
+            if "jti" in request.query:
+                return _text(501, "lookup by jti is no longer supported")
+            check, text, decode = _flag(request, "check"), _flag(request, "text"), _flag(request, "decode")
+        else:
+            check = text = decode = False
+        entry, data = self.service.lookup(pub)
+        if data is None:
+            data = await self._lookup_over_nats(pub)
+            if data is None:
+                return _text(404, "no matching account JWT for %s" % pub)
+        if entry is not None:
+            if check and entry.expired(time.time()):
+                return web.Response(status=404)
+            inm = request.headers.get("If-None-Match")
+            if inm and entry.etag in inm:
+                return web.Response(status=304)
+        if decode:
+            return web.Response(text=_decoded_text(data.decode("ascii")), content_type=TEXT_TYPE)
+        headers = {"Cache-Control": CACHE_CONTROL}
+        if entry is not None:
+            headers["ETag"] = entry.etag
+        return web.Response(body=data, headers=headers, content_type=TEXT_TYPE if text else JWT_TYPE)
+
+    async def _lookup_over_nats(self, pub: str):
+        nats_link = self.service.nats
+        if nats_link is None or not nats_link.connected:
+            return None
+        return await nats_link.lookup(pub)
+
+    async def post_account(self, request: web.Request) -> web.Response:
+        pub = request.match_info["pub"]
+        limit = self.config.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return self._too_large(pub, limit)
+        try:
+            body = await asyncio.wait_for(request.read(), self.config.request_timeout_seconds)
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_large(pub, limit)
+        except asyncio.TimeoutError:
+            self.service._pushed(pub, 408, "refused", "the body did not arrive in time")
+            return _text(408, "the request body did not arrive within %g seconds" % self.config.request_timeout_seconds)
+        status, message = await self.service.push(pub, body)
+        if status == 200:
+            return web.Response(status=200)
+        headers = {"Allow": "GET"} if status == 405 else None
+        return _text(status, message, headers)
+
+    def _too_large(self, pub: str, limit: int) -> web.Response:
+        message = ("the body is larger than max_body_bytes (%d bytes); an account JWT is a few kilobytes" % limit)
+        self.service._pushed(pub, 413, "refused", message)
+        return _text(413, message)
+
+    async def get_operator(self, request: web.Request) -> web.Response:
+        token = self.service.operator.token
+        if _flag(request, "decode"):
+            return web.Response(text=_decoded_text(token), content_type=TEXT_TYPE)
+        return web.Response(text=token, content_type=TEXT_TYPE if _flag(request, "text") else JWT_TYPE)
+
+    async def pack(self, request: web.Request) -> web.Response:
+        allowed = self.config.pack_max
+        raw = request.query.get("max")
+        if raw is None or raw == "":
+            limit = allowed
+        else:
+            try:
+                limit = int(raw)
+            except ValueError:
+                return _text(400, 'bad max parameter "%s": give a whole number' % raw)
+            if limit > allowed:
+                return _text(400, 'bad max parameter "%s", no more than %d are allowed' % (raw, allowed))
+        body = b"\n".join(self.service.store.pack_lines(limit)) if limit != 0 else b""
+        return web.Response(body=body, content_type=TEXT_TYPE)
+
+    async def help(self, request: web.Request) -> web.Response:
+        operator = self.service.operator
+        note = ("\n                                  (405 here: this is a secondary, push to %s)" % self.config.primary_url
+                if self.config.is_secondary else "")
+        return web.Response(text=HELP % {"version": self.service.version, "operator": operator.name,
+                                         "operator_key": operator.public_key, "post_note": note},
+                            content_type=TEXT_TYPE)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        text = self.service.metrics.render(self.service.store, self.service.nats_connected, self.service.version)
+        return web.Response(body=text.encode("utf-8"),
+                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

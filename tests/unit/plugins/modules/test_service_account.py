@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The service_account module: the commands it runs, and once for real as root."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pathlib
+import pwd
+import shutil
+import subprocess
+import uuid
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cmsgs.nats.plugins.modules import service_account
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+
+ARGS = {"name": "svc", "group": "svcgrp", "home": "/var/lib/svc"}
+
+
+@pytest.fixture
+def accounts(monkeypatch):
+    """Fake account databases and a recorder for the commands the module runs."""
+    state = {"users": {}, "groups": {}, "commands": []}
+
+    def getpwnam(name):
+        return state["users"][name]
+
+    def getgrnam(name):
+        return state["groups"][name]
+
+    def getgrgid(gid):
+        return next(g for g in state["groups"].values() if g.gr_gid == gid)
+
+    def run_command(self, argv, **_kwargs):
+        state["commands"].append(argv)
+        return 0, "", ""
+
+    monkeypatch.setattr(service_account.pwd, "getpwnam", getpwnam)
+    monkeypatch.setattr(service_account.grp, "getgrnam", getgrnam)
+    monkeypatch.setattr(service_account.grp, "getgrgid", getgrgid)
+    monkeypatch.setattr(AnsibleModule, "run_command", run_command)
+    return state
+
+
+def _existing(state, shell="/usr/sbin/nologin", home="/var/lib/svc"):
+    state["groups"]["svcgrp"] = SimpleNamespace(gr_name="svcgrp", gr_gid=990)
+    state["users"]["svc"] = SimpleNamespace(pw_name="svc", pw_uid=991, pw_gid=990, pw_dir=home, pw_shell=shell)
+
+
+def test_fresh_host_gets_group_then_user(accounts, capsys, monkeypatch):
+    result = run_module(service_account.main, capsys, monkeypatch, **ARGS)
+    assert result["changed"] and result["created"] == ["group", "user"]
+    assert accounts["commands"] == [
+        ["groupadd", "--system", "svcgrp"],
+        ["useradd", "--system", "--gid", "svcgrp", "--home-dir", "/var/lib/svc", "--no-create-home",
+         "--shell", "/usr/sbin/nologin", "svc"],
+    ]
+
+
+def test_existing_accounts_run_nothing(accounts, capsys, monkeypatch):
+    _existing(accounts)
+    result = run_module(service_account.main, capsys, monkeypatch, **ARGS)
+    assert not result["changed"]
+    assert accounts["commands"] == []
+    assert (result["uid"], result["gid"]) == (991, 990)
+
+
+def test_a_login_shell_is_taken_away(accounts, capsys, monkeypatch):
+    _existing(accounts, shell="/bin/bash")
+    result = run_module(service_account.main, capsys, monkeypatch, diff=True, **ARGS)
+    assert result["changed"]
+    assert accounts["commands"] == [["usermod", "--gid", "svcgrp", "--home", "/var/lib/svc", "--shell", "/usr/sbin/nologin", "svc"]]
+    assert result["diff"]["before"]["shell"] == "/bin/bash"
+    assert result["diff"]["after"]["shell"] == "/usr/sbin/nologin"
+
+
+def test_check_mode_reports_and_runs_nothing(accounts, capsys, monkeypatch):
+    result = run_module(service_account.main, capsys, monkeypatch, check_mode=True, **ARGS)
+    assert result["changed"] and result["created"] == ["group", "user"]
+    assert accounts["commands"] == []
+
+
+def test_a_failing_command_fails_the_task(accounts, capsys, monkeypatch):
+    monkeypatch.setattr(AnsibleModule, "run_command", lambda self, argv, **kw: (9, "", "groupadd: GID not unique"))
+    result = run_module(service_account.main, capsys, monkeypatch, **ARGS)
+    assert result["failed"]
+    assert "groupadd --system svcgrp failed (rc 9): groupadd: GID not unique" == result["msg"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"), reason="creating accounts needs root and useradd")
+def test_real_accounts_are_created_once(capsys, monkeypatch):
+    name = "cmsgs-t%s" % uuid.uuid4().hex[:6]
+    args = {"name": name, "group": name, "home": "/nonexistent"}
+    try:
+        first = run_module(service_account.main, capsys, monkeypatch, **args)
+        assert first["changed"] and first["created"] == ["group", "user"]
+        user = pwd.getpwnam(name)
+        assert user.pw_shell == "/usr/sbin/nologin"
+        assert grp.getgrgid(user.pw_gid).gr_name == name
+        assert not os.path.exists("/nonexistent")
+        again = run_module(service_account.main, capsys, monkeypatch, **args)
+        assert not again["changed"]
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+        subprocess.run(["groupdel", name], check=False, capture_output=True)
+
+
+# --- guard rails --------------------------------------------------------------
+
+def test_root_is_refused_before_anything_changes(accounts, capsys, monkeypatch):
+    accounts["groups"]["root"] = SimpleNamespace(gr_name="root", gr_gid=0)
+    accounts["users"]["root"] = SimpleNamespace(pw_name="root", pw_uid=0, pw_gid=0, pw_dir="/root", pw_shell="/bin/bash")
+    result = run_module(service_account.main, capsys, monkeypatch, name="root", group="root", variable="nats_server_user")
+    assert result["failed"] and result["msg"].startswith("nats_server_user is 'root': a service never runs as root.")
+    assert accounts["commands"] == []
+
+
+def test_a_person_s_login_account_is_refused(accounts, capsys, monkeypatch):
+    accounts["groups"]["alice"] = SimpleNamespace(gr_name="alice", gr_gid=1000)
+    accounts["users"]["alice"] = SimpleNamespace(pw_name="alice", pw_uid=1000, pw_gid=1000, pw_dir="/home/alice", pw_shell="/bin/bash")
+    result = run_module(service_account.main, capsys, monkeypatch, name="alice", group="cmsgs", variable="tls_certs_owner")
+    assert result["failed"] and "tls_certs_owner is 'alice', an existing login account (uid 1000, shell /bin/bash)" in result["msg"]
+    assert accounts["commands"] == []
+
+
+def test_a_high_uid_without_a_login_shell_is_a_service_account(accounts, capsys, monkeypatch):
+    accounts["groups"]["svcgrp"] = SimpleNamespace(gr_name="svcgrp", gr_gid=1500)
+    accounts["users"]["svc"] = SimpleNamespace(pw_name="svc", pw_uid=1500, pw_gid=1500, pw_dir="/var/lib/svc", pw_shell="/usr/sbin/nologin")
+    result = run_module(service_account.main, capsys, monkeypatch, **ARGS)
+    assert not result.get("failed") and not result["changed"]
+
+
+def test_uid_min_comes_from_login_defs(tmp_path):
+    defs = tmp_path / "login.defs"
+    defs.write_text("# UID_MIN 5\nUID_MIN\t\t 2000\n")
+    assert service_account.uid_min(str(defs)) == 2000
+    assert service_account.uid_min(str(tmp_path / "missing")) == 1000
+
+
+def test_without_home_an_existing_user_keeps_its_home(accounts, capsys, monkeypatch):
+    _existing(accounts, home="/var/lib/nats-server")
+    result = run_module(service_account.main, capsys, monkeypatch, name="svc", group="svcgrp")
+    assert not result["changed"] and accounts["commands"] == []
+
+
+def test_the_old_module_name_is_routed_here():
+    runtime = yaml.safe_load((pathlib.Path(service_account.__file__).resolve().parents[2] / "meta" / "runtime.yml").read_text())
+    route = runtime["plugin_routing"]["modules"]["system_account"]
+    assert route["redirect"] == "cmsgs.nats.service_account"
+    assert route["deprecation"]["removal_version"]
