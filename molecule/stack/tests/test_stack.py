@@ -547,7 +547,11 @@ PLAYBOOKS = os.path.join(PROJECT, "playbooks")
 
 
 class HealthSampler(threading.Thread):
-    """Polls /healthz on every east server (one thread each) and keeps the timeline of who was down when."""
+    """Polls /healthz on every east server (one thread each) and keeps the timeline of who was down when.
+
+    js-enabled-only: a server counts as down when it does not serve; the full /healthz of the
+    others also fails for a moment while JetStream elects a new meta leader.
+    """
 
     def __init__(self, hosts):
         super().__init__(daemon=True)
@@ -557,7 +561,7 @@ class HealthSampler(threading.Thread):
 
     def _poll(self, name):
         command = ("python3 -c \"import urllib.request,sys\ntry:\n urllib.request.urlopen("
-                   "'http://127.0.0.1:8222/healthz',timeout=2)\nexcept Exception:\n sys.exit(1)\"")
+                   "'http://127.0.0.1:8222/healthz?js-enabled-only=true',timeout=2)\nexcept Exception:\n sys.exit(1)\"")
         while not self.stopping.is_set():
             started = time.monotonic()
             healthy = subprocess.run(["docker", "exec", name, "sh", "-c", command], capture_output=True,
