@@ -1,6 +1,7 @@
 # Entry points for people and CI. Everything runs from .venv, built from
 # requirements.txt; nothing installed by hand is needed.
-#   make demo   deploy one NATS server in a local systemd container and use it
+#   make demo   deploy the stack in local systemd containers and use it
+#               (TOPOLOGY=standalone|cluster|hypercluster, standalone by default)
 #   make test   the whole suite: unit, lint, sanity, molecule scenarios, distribution
 #   make mutation  mutation score of plugins/ (and extensions/acs) against the unit tests
 SHELL := /bin/bash
@@ -12,7 +13,7 @@ PYTHON ?= python3
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
-SCENARIOS ?= standalone acs tls
+SCENARIOS ?= standalone acs stack
 
 .PHONY: venv test unit lint sanity molecule distribution compat demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
 
@@ -83,8 +84,9 @@ compat: harness
 
 test: unit lint sanity molecule distribution compat
 
+TOPOLOGY ?= standalone
 demo: harness
-	tests/harness/demo.sh
+	TOPOLOGY=$(TOPOLOGY) tests/harness/demo.sh
 
 demo-destroy: venv
 	tests/harness/demo.sh destroy

@@ -26,7 +26,7 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_conf, nats_jwt, nats_server_trust, tls_spec
+from ansible_collections.cmsgs.nats.plugins.module_utils import guard_rails, nats_conf, nats_jwt, nats_server_trust, nats_topology, tls_spec
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, RoleVars, collect_problems
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -251,6 +251,17 @@ def gateways_use_tls(v):
         "(nats_server_gateway_name '%s') always use cmgateway/ and cmgwpeers/<peer>/. Set nats_server_gateway_tls "
         "to true, or leave nats_server_gateway_name empty." % name
     ]
+
+
+@preflight_rule
+def config_extra_keeps_transport_tls(v):
+    """nats_server_config_extra must not let plain text in, nor take the gateway's TLS away."""
+    extra = v.raw("nats_server_config_extra") or {}
+    if not isinstance(extra, dict):
+        return []
+    # Route TLS may be off for a plain cluster of the role alone; the stack's checks refuse that.
+    return nats_topology.config_extra_tls_problems(
+        v.str("nats_server_name") or "this server", extra, False, bool(v.str("nats_server_gateway_name")))
 
 
 @preflight_rule
@@ -756,12 +767,16 @@ def server_config(variables, version="", operator=None, tls_checks=None, check_m
     if v.bool("nats_server_client_tls"):
         blocks.append({"tls": tls["client"]})
     listen = v.str("nats_server_listen_address")
+    advertise = _advertise(v)
+    if advertise:
+        blocks.append({"client_advertise": advertise("nats_server_port")})
     if v.str("nats_server_cluster_name"):
         blocks.append({"cluster": {
             "name": v.str("nats_server_cluster_name"),
             "listen": "%s:%s" % (listen, v.int("nats_server_cluster_port")),
             "routes": v.list("nats_server_cluster_routes"),
             "tls": tls["cluster"] if v.bool("nats_server_cluster_tls") else None,
+            "advertise": advertise("nats_server_cluster_port") if advertise else None,
         }})
     if v.str("nats_server_gateway_name"):
         peers_dir = cert_folders(v)["peers"]
@@ -781,6 +796,7 @@ def server_config(variables, version="", operator=None, tls_checks=None, check_m
             "listen": "%s:%s" % (listen, v.int("nats_server_gateway_port")),
             "tls": tls["gateway"],
             "gateways": remotes,
+            "advertise": advertise("nats_server_gateway_port") if advertise else None,
         }})
     extra = v.raw("nats_server_config_extra") or {}
     if not isinstance(extra, dict):
@@ -790,6 +806,15 @@ def server_config(variables, version="", operator=None, tls_checks=None, check_m
     for block in blocks:
         merged = _merge(merged, block)
     return merged
+
+
+def _advertise(v):
+    """host:port for a listener, from nats_server_advertise_address (behind NAT); None when it is empty."""
+    address = v.str("nats_server_advertise_address").strip()
+    if not address:
+        return None
+    host = "[%s]" % address if ":" in address and not address.startswith("[") else address
+    return lambda port_variable: "%s:%s" % (host, v.int(port_variable))
 
 
 def _operator_block(operator, check_mode):

