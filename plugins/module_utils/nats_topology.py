@@ -452,12 +452,10 @@ def _find_key(value, key, path=""):
             here = "%s.%s" % (path, name) if path else str(name)
             if name == key:
                 yield here
-            for found in _find_key(item, key, here):
-                yield found
+            yield from _find_key(item, key, here)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            for found in _find_key(item, key, "%s[%d]" % (path, index)):
-                yield found
+            yield from _find_key(item, key, "%s[%d]" % (path, index))
 
 
 def config_extra_tls_problems(host, extra, route_tls, gateway):

@@ -45,6 +45,7 @@ SEED_LAYOUT = {
 # An nkeys seed: 'S', the key type, then 56 base32 characters.
 SEED_PATTERN = re.compile(r"S[OAU][A-Z2-7]{56}")
 
+
 def bootstrap(extra_vars=None, *options):
     """The REGION1 playbook alone, with the scenario's Primary ACS FQDN."""
     return playbook("region1", dict({"region1_bootstrap_primary_acs_fqdn": FQDN}, **(extra_vars or {})), *options)

@@ -226,8 +226,11 @@ def test_routes_are_up(hosts):
     for cluster in (EAST, WEST):
         for name in cluster:
             others = {peer for peer in cluster if peer != name}
-            routes = wait_for(lambda n=name, o=others: (
-                lambda rs: rs if {r["remote_name"] for r in rs} == o else None)(monitor_get(hosts[n], "/routez")["routes"]))
+
+            def joined(n=name, o=others):
+                routes = monitor_get(hosts[n], "/routez")["routes"]
+                return routes if {r["remote_name"] for r in routes} == o else None
+            routes = wait_for(joined)
             assert {route["remote_name"] for route in routes} == others
 
 
@@ -272,8 +275,8 @@ def test_a_message_crosses_the_gateway_over_tls(address, app_creds):
     assert received == b"east to west over TLS"
 
 
-@pytest.mark.parametrize(("publisher", "subscriber"), [(EAST_1, EAST_3), (EAST_3, EAST_2), (WEST_2, WEST_1),
-                                                      (WEST_1, EAST_2)])
+@pytest.mark.parametrize(("publisher", "subscriber"),
+                         [(EAST_1, EAST_3), (EAST_3, EAST_2), (WEST_2, WEST_1), (WEST_1, EAST_2)])
 def test_a_message_with_user_creds_reaches_a_subscriber_on_another_server(address, app_creds, publisher, subscriber):
     received = asyncio.run(_across_the_gateway("tls://%s:4222" % address[publisher],
                                                "tls://%s:4222" % address[subscriber], app_creds))
@@ -705,8 +708,8 @@ def _under_load(hosts, address, creds, operation):
     acked, failed = outcome["published"]
     stored, missing = asyncio.run(_stream_has(urls, creds, acked))
     spans = sampler.down_intervals()
-    timeline = "; ".join("%s down %s" % (name, ["%.1f-%.1f s" % (a - sampler.samples[EAST_1][0][0],
-                                                                  b - sampler.samples[EAST_1][0][0]) for a, b in s])
+    origin = sampler.samples[EAST_1][0][0]
+    timeline = "; ".join("%s down %s" % (name, ["%.1f-%.1f s" % (a - origin, b - origin) for a, b in s])
                          for name, s in sorted(spans.items()))
     print("acked %d, failed %d, stored %d; %s" % (len(acked), failed, stored, timeline))
     return result, acked, stored, missing, spans, sampler.overlaps(), timeline

@@ -35,7 +35,7 @@ def test_every_filter_has_its_documentation():
 def test_binary_facts_run_the_binary_once_however_often_asked(tmp_path):
     binary, counter = fake_binary(tmp_path)
     first = nats_server_filter.nats_server_binary_facts(str(binary))
-    for _ in range(5):
+    for _attempt in range(5):
         assert nats_server_filter.nats_server_binary_facts(str(binary)) == first
     assert first["version"] == "2.15.1" and len(first["sha1"]) == 40
     assert counter.read_text().count("x") == 1

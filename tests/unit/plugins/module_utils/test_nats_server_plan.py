@@ -288,8 +288,8 @@ def test_the_config_without_an_operator_jwt_is_refused_outside_check_mode(jwts):
 
 def test_tls_sets_cover_own_and_peer_certificates_skipping_this_cluster():
     sets = plan.tls_sets(role_defaults(nats_server_client_tls="true", **GATEWAY))
-    assert [s["label"] for s in sets] == ["cmserver", "cmcluster", "cmgateway", "cmgwpeers/west",
-                                         "cmgwpeers/west trusted by cmgateway"]
+    assert [s["label"] for s in sets] == [
+        "cmserver", "cmcluster", "cmgateway", "cmgwpeers/west", "cmgwpeers/west trusted by cmgateway"]
     assert sets[0] == {"label": "cmserver", "purpose": "client", "cert": "/srv/certs/cmserver/cert.pem",
                        "key": "/srv/certs/cmserver/privkey.pem", "ca": None, "require_ecdsa": True,
                        "key_owners": ["cmsgs", "root"]}
@@ -395,8 +395,9 @@ def test_folders_follow_the_switched_on_concerns():
 
 
 def test_an_advertised_address_goes_to_clients_routes_and_gateways():
-    config = plan.server_config(role_defaults(nats_server_advertise_address="203.0.113.7", nats_server_cluster_name="east",
-                                          nats_server_cluster_tls=False, nats_server_cluster_routes=["nats-route://b:6222"]))
+    config = plan.server_config(role_defaults(
+        nats_server_advertise_address="203.0.113.7", nats_server_cluster_name="east",
+        nats_server_cluster_tls=False, nats_server_cluster_routes=["nats-route://b:6222"]))
     assert config["client_advertise"] == "203.0.113.7:4222"
     assert config["cluster"]["advertise"] == "203.0.113.7:6222"
     assert "client_advertise" not in plan.server_config(role_defaults())

@@ -71,8 +71,8 @@ def test_two_clusters_are_a_hyper_cluster_with_gateways_to_each_other():
 
 
 def test_the_cluster_name_variable_overrides_the_group():
-    result = derive(inventory(dc1=["a", "b"]), {"a": {"nats_server_cluster_name": "blue"},
-                                               "b": {"nats_server_cluster_name": "blue"}})
+    result = derive(inventory(dc1=["a", "b"]),
+                    {"a": {"nats_server_cluster_name": "blue"}, "b": {"nats_server_cluster_name": "blue"}})
     assert result["problems"] == []
     assert result["clusters"] == {"blue": ["a", "b"]}
     assert result["hosts"]["a"]["routes"] == ["nats-route://b:6222"]
@@ -193,8 +193,8 @@ def test_a_bad_advertise_address_is_named(value):
 
 
 def test_names_nats_server_refuses_are_named():
-    result = derive(inventory(east=["e1", "e2"]), {"e1": {"nats_server_name": "my server"},
-                                                  "e2": {"nats_server_cluster_name": "east"}})
+    result = derive(inventory(east=["e1", "e2"]),
+                    {"e1": {"nats_server_name": "my server"}, "e2": {"nats_server_cluster_name": "east"}})
     assert one_problem(result).startswith("nats_server_name of e1 is 'my server'")
     result = derive(inventory(east=["e1", "e2"]), {h: {"nats_server_cluster_name": "a b"} for h in ("e1", "e2")})
     assert one_problem(result).startswith("cluster name 'a b'")
@@ -205,8 +205,8 @@ def test_names_nats_server_refuses_are_named():
                                            " describes one cluster (east) of 2 servers"),
     ("cluster", {"solo": ["n1"]}, "nats_stack_message_channel_server is 'cluster' but the inventory describes one"
                                   " server"),
-    ("cluster", {"east": ["e1", "e2"], "west": ["w1", "w2"]}, "nats_stack_message_channel_server is 'cluster' but"
-                                                               " the inventory describes 2 clusters (east, west)"),
+    ("cluster", {"east": ["e1", "e2"], "west": ["w1", "w2"]},
+     "nats_stack_message_channel_server is 'cluster' but the inventory describes 2 clusters (east, west)"),
     ("hyper-cluster", {"east": ["e1", "e2"]}, "nats_stack_message_channel_server is 'hyper-cluster'"),
 ])
 def test_the_option_must_match_the_inventory(kind, clusters, start):
@@ -319,8 +319,8 @@ CLUSTER_MEMBER = {"route_tls": True, "gateway_name": ""}
 GATEWAY_MEMBER = {"route_tls": True, "gateway_name": "east"}
 
 
-def security(variables, record=GATEWAY_MEMBER):
-    return topology.security_problems("e1", record, variables)
+def security(variables, record=None):
+    return topology.security_problems("e1", GATEWAY_MEMBER if record is None else record, variables)
 
 
 def test_the_defaults_are_secure():
@@ -329,7 +329,7 @@ def test_the_defaults_are_secure():
 
 @pytest.mark.parametrize("value", [False, "false", "no", "0"])
 def test_turning_route_or_gateway_tls_off_is_refused(value):
-    problems, _ = security({"nats_server_cluster_tls": value, "nats_server_gateway_tls": value})
+    problems, _insecure = security({"nats_server_cluster_tls": value, "nats_server_gateway_tls": value})
     assert problems == [
         "nats_server_cluster_tls of e1 is false: routes between the servers of a cluster carry TLS; remove the variable.",
         "nats_server_gateway_tls of e1 is false: traffic between clusters must be TLS; remove the variable.",
@@ -341,7 +341,7 @@ def test_route_tls_may_be_off_for_a_lone_server():
 
 
 def test_config_extra_that_removes_tls_is_refused():
-    problems, _ = security({"nats_server_config_extra": {"cluster": {"tls": None}, "gateway": {"tls": {}}}})
+    problems, _insecure = security({"nats_server_config_extra": {"cluster": {"tls": None}, "gateway": {"tls": {}}}})
     assert [p.split(":")[0] for p in problems] == [
         "nats_server_config_extra of e1 turns route TLS off (cluster.tls)",
         "nats_server_config_extra of e1 turns gateway TLS off (gateway.tls)"]
@@ -350,8 +350,8 @@ def test_config_extra_that_removes_tls_is_refused():
 
 
 def test_allow_non_tls_anywhere_is_refused():
-    problems, _ = security({"nats_server_config_extra": {"leafnodes": {"remotes": [{"allow_non_tls": True}]}}},
-                           CLUSTER_MEMBER)
+    extra = {"leafnodes": {"remotes": [{"allow_non_tls": True}]}}
+    problems, _insecure = security({"nats_server_config_extra": extra}, CLUSTER_MEMBER)
     assert problems == ["nats_server_config_extra of e1 sets leafnodes.remotes[0].allow_non_tls: the stack never"
                         " accepts plain-text connections; remove it."]
 
@@ -363,7 +363,7 @@ def test_harmless_config_extra_passes():
 
 @pytest.mark.parametrize("extra", [{"authorization": {"token": "x"}}, {"no_auth_user": "app"}, {"accounts": {}}])
 def test_client_auth_besides_operator_mode_is_refused(extra):
-    problems, _ = security({"nats_server_config_extra": extra})
+    problems, _insecure = security({"nats_server_config_extra": extra})
     assert len(problems) == 1 and "REGION1 credentials only" in problems[0]
 
 
