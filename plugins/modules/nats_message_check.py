@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 ---
 module: nats_message_check
 short_description: Send one real message through NATS servers and check that subscribers elsewhere receive it
-version_added: 0.2.0
+version_added: 0.1.0
 author: cmsgs.nats maintainers (!UNKNOWN)
 description:
   - Connects a subscriber to each of O(subscribe_urls), then a publisher to O(publish_url), publishes one

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: nats_server_state
 short_description: Check that a running nats-server runs the binary and the configuration on disk
-version_added: 0.2.0
+version_added: 0.1.0
 author: cmsgs.nats maintainers (!UNKNOWN)
 description:
   - Compares the version and the configuration digest the server reports in C(/varz) with the
