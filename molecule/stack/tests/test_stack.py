@@ -765,6 +765,10 @@ def _versions(hosts):
     return {name: monitor_get(hosts[name], "/varz")["version"] for name in EAST}
 
 
+# Downgrades east to 2.14.6 and upgrades it again under load: about five more
+# minutes, so outside the default run. CMSGS_STACK_UPGRADE=1 turns it on.
+@pytest.mark.skipif(os.environ.get("CMSGS_STACK_UPGRADE") != "1",
+                    reason="the upgrade under load runs with CMSGS_STACK_UPGRADE=1")
 def test_an_upgrade_from_2_14_to_2_15_under_load_keeps_every_acked_message(hosts, address, app_creds, old_binary):
     limit = ["--limit", "%s,%s" % (",".join(EAST), ACS)]
     upgrade = os.path.join(PLAYBOOKS, "upgrade.yml")
