@@ -14,6 +14,8 @@ plugins/filter/nats_server.py, which call these functions:
 * tls_sets, watch_files: the certificate sets the configuration uses.
 * server_config: the configuration as data, one block per concern.
 * folders: the folders the service owns and the ones its unit may write.
+* local_address: where the role itself reaches a listener.
+* apply_state: what the handlers do with a run's changes.
 
 Every boolean and number is read through role_values, so survey strings and
 YAML values mean the same thing.
@@ -908,3 +910,24 @@ def folders(variables):
 def local_address(address):
     """Where the role itself reaches a listener: a wildcard bind is reached on loopback."""
     return "127.0.0.1" if (address or "") in WILDCARD_ADDRESSES else address
+
+
+# -------------------------------------------------------------- apply state
+
+
+def apply_state(config_result, binary_result=None, start_result=None, check_mode=False):
+    """What the handlers do with this run's changes, from the results the role registered.
+
+    restart_needed: the binary, the unit or a setting a reload cannot apply
+    changed (a restart then makes the reload unnecessary).
+    running: the server ran before this run's changes, or service.yml started
+    it; health checks wait for nothing else.
+    unit_pending: in check mode a new or changed unit was not written, so
+    systemd cannot be asked about it yet (on a fresh host it does not exist).
+    """
+    config = config_result or {}
+    return {
+        "restart_needed": nats_topology.restart_required(binary_result, config),
+        "running": bool(config.get("unit_active")) or bool((start_result or {}).get("changed")),
+        "unit_pending": bool(check_mode) and bool(config.get("unit_changed")),
+    }

@@ -484,3 +484,30 @@ def test_unset_custom_ca_follows_generated_certificates():
     assert client_ca(tls_certs_mode="generate") == "/srv/certs/cmserver/ca.pem"
     assert client_ca(tls_certs_mode="generate", nats_server_client_tls_custom_ca="no") is None
     assert client_ca(nats_server_client_tls_custom_ca=True) == "/srv/certs/cmserver/ca.pem"
+
+
+@pytest.mark.parametrize("address, reached", [("0.0.0.0", "127.0.0.1"), ("::", "127.0.0.1"), ("", "127.0.0.1"),
+                                              ("10.0.0.5", "10.0.0.5"), ("::1", "::1")])
+def test_the_role_reaches_a_wildcard_listener_on_loopback(address, reached):
+    assert plan.local_address(address) == reached
+
+
+def test_a_changed_binary_or_a_non_reloadable_change_needs_a_restart():
+    assert plan.apply_state({"restart_required": True})["restart_needed"] is True
+    assert plan.apply_state({}, {"changed": True})["restart_needed"] is True
+    # A skipped copy (the binary was current) and a reloadable change: a reload.
+    assert plan.apply_state({"restart_required": False, "changed": True}, {"changed": False, "skipped": True}) == {
+        "restart_needed": False, "running": False, "unit_pending": False}
+
+
+def test_the_server_runs_when_it_ran_before_or_this_run_started_it():
+    assert plan.apply_state({"unit_active": True})["running"] is True
+    assert plan.apply_state({"unit_active": False}, None, {"changed": True})["running"] is True
+    assert plan.apply_state({"unit_active": False}, None, {"changed": False, "skipped": True})["running"] is False
+    assert plan.apply_state(None)["running"] is False
+
+
+def test_a_unit_is_pending_only_when_check_mode_did_not_write_it():
+    assert plan.apply_state({"unit_changed": True}, check_mode=True)["unit_pending"] is True
+    assert plan.apply_state({"unit_changed": True}, check_mode=False)["unit_pending"] is False
+    assert plan.apply_state({"unit_changed": False}, check_mode=True)["unit_pending"] is False
