@@ -55,20 +55,27 @@ def nats_server_watch_files(tls_sets):
     return _call("nats_server_watch_files", plan.watch_files, tls_sets)
 
 
-def nats_server_config(variables, package_version="", operator=None, tls_checks=None, check_mode=False):
+def nats_server_config(variables, package_version="", operator=None, tls_checks=None, check_mode=False, binary_facts=None):
     role_vars = RoleVars(variables)
     # Only TLS settings depend on the version, so a run without TLS never asks the binary.
-    version = _installed_version(role_vars, package_version) if _call("nats_server_config", plan.tls_in_use, role_vars) else ""
+    version = (_installed_version(role_vars, package_version, binary_facts or {})
+               if _call("nats_server_config", plan.tls_in_use, role_vars) else "")
     return _call("nats_server_config", plan.server_config, role_vars, version, operator, tls_checks, check_mode)
 
 
-def _installed_version(role_vars, package_version):
-    """The version the hosts run: the release asked for, the local binary's answer, or the package's."""
+def _installed_version(role_vars, package_version, binary_facts):
+    """The version the hosts run: the release asked for, the local binary's answer, or the package's.
+
+    The local binary's comes from what tasks/binary.yml read once for the play;
+    a run that skipped the install tasks (by tag) reads it here.
+    """
     method = role_vars.str("nats_server_install_method")
     if method == "release":
         return role_vars.str("nats_server_version")
     if method == "local":
-        return nats_server_binary_facts(role_vars.str("nats_server_local_binary"))["version"]
+        binary = role_vars.str("nats_server_local_binary")
+        facts = binary_facts if binary_facts.get("path") == binary else nats_server_binary_facts(binary)
+        return facts.get("version", "")
     return package_version or ""
 
 
@@ -77,10 +84,11 @@ def nats_server_folders(variables):
 
 
 def nats_server_binary_facts(path):
-    """sha1 and version of a nats-server binary on the controller, read once per binary.
+    """path, sha1 and version of a nats-server binary on the controller.
 
-    Templating asks for them many times in a run; the cache keeps it to one
-    read and one `--version` call per binary and controller process.
+    tasks/binary.yml asks once for the play and keeps the answer as a fact;
+    the cache spares a second read and `--version` call within one
+    controller process (a binary replaced since is read again).
     """
     try:
         stat = os.stat(path)
@@ -97,8 +105,16 @@ def nats_server_binary_facts(path):
         except (OSError, subprocess.SubprocessError):
             output = ""
         match = _VERSION_RE.search(output or "")
-        _BINARY_FACTS[key] = {"sha1": digest.hexdigest(), "version": match.group(0) if match else ""}
+        _BINARY_FACTS[key] = {"path": path, "sha1": digest.hexdigest(), "version": match.group(0) if match else ""}
     return dict(_BINARY_FACTS[key])
+
+
+def nats_server_local_address(address):
+    return plan.local_address(address)
+
+
+def nats_server_apply_state(config_result, binary_result=None, start_result=None, check_mode=False):
+    return _call("nats_server_apply_state", plan.apply_state, config_result, binary_result, start_result, check_mode)
 
 
 class FilterModule:
@@ -114,4 +130,6 @@ class FilterModule:
             "nats_server_config": nats_server_config,
             "nats_server_folders": nats_server_folders,
             "nats_server_binary_facts": nats_server_binary_facts,
+            "nats_server_local_address": nats_server_local_address,
+            "nats_server_apply_state": nats_server_apply_state,
         }

@@ -57,6 +57,18 @@ def nats_stack_plan(hostvars, groups, options, acs_primary_address="", cluster_g
                                list(cluster_groups) if cluster_groups else None)
 
 
+def nats_server_topology(hostvars, groups, host, stack_plan=None):
+    """One server's part of the topology: from the stack's plan when the stack's checks made
+    one for the run, else derived from the inventory (the role used alone)."""
+    if stack_plan is not None:
+        if not hasattr(stack_plan, "get"):
+            raise AnsibleFilterError("nats_server_topology: stack_plan must be the result of nats_stack_plan")
+        topology = stack_plan.get("topology") or {}
+    else:
+        topology = nats_topology(hostvars, groups)
+    return (topology.get("hosts") or {}).get(host, {})
+
+
 def nats_restart_hosts(hostvars, hosts):
     results = {}
     for host in hosts:
@@ -74,5 +86,6 @@ class FilterModule(object):
             "nats_topology": nats_topology,
             "nats_stack_options": nats_stack_options,
             "nats_stack_plan": nats_stack_plan,
+            "nats_server_topology": nats_server_topology,
             "nats_restart_hosts": nats_restart_hosts,
         }

@@ -14,6 +14,8 @@ plugins/filter/nats_server.py, which call these functions:
 * tls_sets, watch_files: the certificate sets the configuration uses.
 * server_config: the configuration as data, one block per concern.
 * folders: the folders the service owns and the ones its unit may write.
+* local_address: where the role itself reaches a listener.
+* apply_state: what the handlers do with a run's changes.
 
 Every boolean and number is read through role_values, so survey strings and
 YAML values mean the same thing.
@@ -32,6 +34,10 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import Role
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Go duration syntax as nats-server reads it; systemd reads the same spans.
 DURATION_RE = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+# nats-server refuses a shorter lame_duck_duration when it loads its configuration.
+LAME_DUCK_MIN_SECONDS = 30
 RELEASE_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$")
 ROUTE_URL_RE = re.compile(r"^nats-route://[^/:]+:[0-9]+/?$")
 GATEWAY_URL_RE = re.compile(r"^nats://[^/:]+:[0-9]+/?$")
@@ -171,6 +177,47 @@ def lame_duck_spans_are_durations(v):
     return [
         "nats_server_lame_duck_duration ('%s') and nats_server_lame_duck_grace_period ('%s') must be durations "
         "such as '30s', '2m' or '1m30s'." % (duration, grace)
+    ]
+
+
+def duration_seconds(text):
+    """Seconds in a Go duration that DURATION_RE accepts, such as '1m30s' or '500ms'."""
+    return sum(float(number) * DURATION_UNITS[unit] for number, unit in DURATION_PART_RE.findall(text))
+
+
+def _lame_duck_span(v, name):
+    """(where it is set, its value) of a lame-duck span: nats_server_config_extra wins over the variable."""
+    extra = v.raw("nats_server_config_extra")
+    key = name[len("nats_server_"):]
+    if isinstance(extra, dict) and key in extra:
+        return "nats_server_config_extra.%s" % key, str(extra[key])
+    return name, v.str(name)
+
+
+@preflight_rule
+def lame_duck_duration_is_long_enough(v):
+    # nats-server refuses a shorter one when it loads the file (-t included).
+    source, duration = _lame_duck_span(v, "nats_server_lame_duck_duration")
+    if not DURATION_RE.match(duration) or duration_seconds(duration) >= LAME_DUCK_MIN_SECONDS:
+        return []
+    return [
+        "%s ('%s') must be at least %ds: nats-server refuses a shorter lame-duck duration."
+        % (source, duration, LAME_DUCK_MIN_SECONDS)
+    ]
+
+
+@preflight_rule
+def lame_duck_grace_period_is_shorter(v):
+    # nats-server -t accepts a grace period as long as the duration; the server then refuses to start.
+    duration_source, duration = _lame_duck_span(v, "nats_server_lame_duck_duration")
+    grace_source, grace = _lame_duck_span(v, "nats_server_lame_duck_grace_period")
+    if not (DURATION_RE.match(duration) and DURATION_RE.match(grace)):
+        return []
+    if duration_seconds(grace) < duration_seconds(duration):
+        return []
+    return [
+        "%s ('%s') must be shorter than %s ('%s'): nats-server -t accepts it, but the server refuses to start."
+        % (grace_source, grace, duration_source, duration)
     ]
 
 
@@ -863,3 +910,24 @@ def folders(variables):
 def local_address(address):
     """Where the role itself reaches a listener: a wildcard bind is reached on loopback."""
     return "127.0.0.1" if (address or "") in WILDCARD_ADDRESSES else address
+
+
+# -------------------------------------------------------------- apply state
+
+
+def apply_state(config_result, binary_result=None, start_result=None, check_mode=False):
+    """What the handlers do with this run's changes, from the results the role registered.
+
+    restart_needed: the binary, the unit or a setting a reload cannot apply
+    changed (a restart then makes the reload unnecessary).
+    running: the server ran before this run's changes, or service.yml started
+    it; health checks wait for nothing else.
+    unit_pending: in check mode a new or changed unit was not written, so
+    systemd cannot be asked about it yet (on a fresh host it does not exist).
+    """
+    config = config_result or {}
+    return {
+        "restart_needed": nats_topology.restart_required(binary_result, config),
+        "running": bool(config.get("unit_active")) or bool((start_result or {}).get("changed")),
+        "unit_pending": bool(check_mode) and bool(config.get("unit_changed")),
+    }

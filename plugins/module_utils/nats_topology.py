@@ -568,8 +568,11 @@ def restart_hosts(hosts, results):
         result = results.get(host) or {}
         config = result.get("config") or {}
         binary = result.get("binary") or {}
-        if not config.get("unit_active"):
-            continue
-        if binary.get("changed") or config.get("restart_required"):
+        if config.get("unit_active") and restart_required(binary, config):
             chosen.append(host)
     return chosen
+
+
+def restart_required(binary_result, config_result):
+    """A server must restart when its binary changed, or its unit or a setting a reload cannot apply."""
+    return bool((binary_result or {}).get("changed")) or bool((config_result or {}).get("restart_required"))

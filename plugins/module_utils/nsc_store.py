@@ -29,7 +29,7 @@ import os
 import stat
 from urllib.parse import urlsplit
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import atomic_file, nats_jwt
+from ansible_collections.cmsgs.nats.plugins.module_utils import atomic_file, nats_jwt, volume_layout
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import (
     ACCOUNT,
     OPERATOR,
@@ -543,15 +543,10 @@ def check_copy_modes(params: dict):
         if option not in params or params[option] is None:
             continue
         value = params[option]
-        if isinstance(value, bool) or not isinstance(value, str):
-            raise StoreError(
-                "%s must be a quoted octal string such as '0600', got %r (%s); an unquoted YAML "
-                "number like 0600 arrives as the decimal %d: quote the mode"
-                % (option, value, type(value).__name__, 0o600))
-        text = value.strip()
-        if not 3 <= len(text) <= 4 or any(c not in "01234567" for c in text):
-            raise StoreError("%s %r is not an octal mode of 3 or 4 digits such as '0600'" % (option, value))
-        mode = int(text, 8)
+        try:
+            mode = volume_layout.parse_mode(value, option, example=0o600)
+        except volume_layout.VolumeLayoutError as exc:
+            raise StoreError(str(exc)) from None
         if mode & forbidden:
             raise StoreError(
                 "%s %r gives access to %s; use at most '%04o'"

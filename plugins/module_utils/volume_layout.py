@@ -56,18 +56,22 @@ class Entry:
         self.required = required
 
 
-def parse_mode(value, label):
+def parse_mode(value, label, example=0o640):
+    """The mode a quoted octal string gives; label names the option in the error.
+
+    Every mode option of the collection is read here.
+    """
     # An int here nearly always comes from unquoted YAML (0640 is read as 416),
     # so guessing what was meant would be a silent security bug.
     if isinstance(value, bool) or not isinstance(value, str):
         raise VolumeLayoutError(
-            "%s: mode must be a quoted octal string such as '0640', got %r (%s); "
-            "unquoted YAML numbers like 0640 arrive as the decimal %d, quote the mode"
-            % (label, value, type(value).__name__, 0o640))
+            "%s: mode must be a quoted octal string such as '%04o', got %r (%s); "
+            "unquoted YAML numbers like %04o arrive as the decimal %d, quote the mode"
+            % (label, example, value, type(value).__name__, example, example))
     text = value.strip()
     if not 3 <= len(text) <= 4 or any(c not in '01234567' for c in text):
         raise VolumeLayoutError(
-            "%s: mode %r is not an octal mode of 3 or 4 digits such as '0640'" % (label, value))
+            "%s: mode %r is not an octal mode of 3 or 4 digits such as '%04o'" % (label, value, example))
     return int(text, 8)
 
 

@@ -65,7 +65,31 @@ def nsc_push(account_server_url: str, pub: str, jwt_file: str):
         return http("POST", url, handle.read(), {"Content-Type": "application/jwt"})
 
 
-class Acs:
+class _LoggedProcess:
+    """A child process whose output goes to log_path; start() sets process."""
+
+    log_path = ""
+    process = None
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path) as handle:
+                return handle.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """SIGTERM (a graceful stop for both programs), SIGKILL when it does not end within 10 s."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+class Acs(_LoggedProcess):
     """One cmsgs-acs process."""
 
     def __init__(self, lib: str, workdir, region, name: str = "acs", uvloop: bool = True, **config):
@@ -122,27 +146,12 @@ class Acs:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
-    def log(self) -> str:
-        try:
-            return open(self.log_path).read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
     def kill9(self):
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
 
-class NatsServer:
+class NatsServer(_LoggedProcess):
     """A real nats-server in operator mode."""
 
     def __init__(self, binary: str, workdir, region, name: str = "nats", resolver=None, port: int | None = None,
@@ -182,21 +191,6 @@ class NatsServer:
             except OSError:
                 time.sleep(0.1)
         raise AssertionError("nats-server did not listen within %ds:\n%s" % (START_TIMEOUT, self.log()))
-
-    def log(self) -> str:
-        try:
-            return open(self.log_path).read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def url_resolver(acs: Acs) -> str:

@@ -37,7 +37,19 @@ def test_binary_facts_run_the_binary_once_however_often_asked(tmp_path):
     first = nats_server_filter.nats_server_binary_facts(str(binary))
     for _attempt in range(5):
         assert nats_server_filter.nats_server_binary_facts(str(binary)) == first
-    assert first["version"] == "2.15.1" and len(first["sha1"]) == 40
+    assert first["version"] == "2.15.1" and len(first["sha1"]) == 40 and first["path"] == str(binary)
+    assert counter.read_text().count("x") == 1
+
+
+def test_the_local_version_comes_from_the_facts_read_for_the_play(tmp_path):
+    binary, counter = fake_binary(tmp_path, "2.10.4")
+    values = role_defaults(nats_server_install_method="local", nats_server_local_binary=str(binary), nats_server_client_tls=True)
+    facts = {"path": str(binary), "sha1": "0" * 40, "version": "2.15.1"}
+    assert nats_server_filter.nats_server_config(values, binary_facts=facts)["tls"]["min_version"] == "1.2"
+    assert not counter.exists()
+    # Facts of another binary (or none, when the install tasks were skipped by tag): the local one is asked.
+    other = dict(facts, path="/elsewhere/nats-server")
+    assert nats_server_filter.nats_server_config(values, binary_facts=other)["tls"]["min_version"] is None
     assert counter.read_text().count("x") == 1
 
 

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The filters read only the topology's variables from hostvars and pass plain data on."""
 
 from __future__ import absolute_import, division, print_function
@@ -27,7 +26,8 @@ class Lazy(dict):
 
 
 def test_filters_are_registered():
-    assert set(FILTERS) == {"nats_topology", "nats_stack_options", "nats_stack_plan", "nats_restart_hosts"}
+    assert set(FILTERS) == {"nats_topology", "nats_stack_options", "nats_stack_plan", "nats_server_topology",
+                            "nats_restart_hosts"}
 
 
 def test_topology_from_hostvars_and_groups():
@@ -82,3 +82,16 @@ def test_restart_hosts_are_running_servers_that_need_a_restart():
         "e": {},
     }
     assert FILTERS["nats_restart_hosts"](hostvars, ["b", "a", "c", "d", "e"]) == ["b", "a"]
+
+
+def test_a_servers_topology_is_the_stack_plans_when_there_is_one():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"]}
+    derived = {"a": {}, "b": {}}
+    assert FILTERS["nats_server_topology"](derived, groups, "b")["routes"] == ["nats-route://a:6222"]
+    assert FILTERS["nats_server_topology"](derived, groups, "acs-1") == {}
+    # With the stack's plan, hostvars is not read at all.
+    stack_plan = {"topology": {"hosts": {"b": {"routes": ["nats-route://10.0.0.1:6222"]}}}}
+    assert FILTERS["nats_server_topology"]({}, groups, "b", stack_plan)["routes"] == ["nats-route://10.0.0.1:6222"]
+    assert FILTERS["nats_server_topology"]({}, groups, "a", stack_plan) == {}
+    with pytest.raises(AnsibleFilterError, match="stack_plan must be the result of nats_stack_plan"):
+        FILTERS["nats_server_topology"]({}, groups, "a", "plan")

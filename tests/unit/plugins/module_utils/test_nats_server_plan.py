@@ -7,6 +7,7 @@ the TLS sets, the gateway remotes, the configuration blocks and the folders."""
 from __future__ import annotations
 
 import base64
+import subprocess
 
 import pytest
 
@@ -15,6 +16,7 @@ from ansible_collections.cmsgs.nats.plugins.module_utils import nats_server_plan
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import KeyPair
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleVars, collect_problems
 
+from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 from ansible_collections.cmsgs.nats.tests.unit.nats_server_vars import role_defaults
 
 PEERS = [{"name": "east", "urls": ["nats://east-1:7222"]}, {"name": "west", "urls": ["nats://west-1.example.com:7222", "nats://west-2:7222"]}]
@@ -49,6 +51,16 @@ PREFLIGHT_CASES = {
     "lame_duck_spans_are_durations": ({"nats_server_lame_duck_duration": "1m30s"},
                                       {"nats_server_lame_duck_grace_period": "10 seconds"},
                                       "('10 seconds') must be durations"),
+    "lame_duck_duration_is_long_enough": (
+        {"nats_server_lame_duck_duration": "30000ms", "nats_server_lame_duck_grace_period": "0s"},
+        {"nats_server_lame_duck_duration": "29.9s", "nats_server_lame_duck_grace_period": "5s"},
+        "nats_server_lame_duck_duration ('29.9s') must be at least 30s",
+    ),
+    "lame_duck_grace_period_is_shorter": (
+        {"nats_server_lame_duck_duration": "1m", "nats_server_lame_duck_grace_period": "59s"},
+        {"nats_server_lame_duck_duration": "1m", "nats_server_lame_duck_grace_period": "60s"},
+        "nats_server_lame_duck_grace_period ('60s') must be shorter than nats_server_lame_duck_duration ('1m')",
+    ),
     "server_name_is_a_name": ({"nats_server_name": "nats-1.example_com"}, {"nats_server_name": "nats 1"},
                               "nats_server_name ('nats 1') must be letters"),
     "operator_jwt_files_are_absolute": ({"nats_server_operator_jwt_file": "/srv/ncred/REGION1.jwt"},
@@ -117,6 +129,39 @@ def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
     _good, bad, words = PREFLIGHT_CASES[name]
     problems = collect_problems([rule_named(plan.PREFLIGHT_RULES, name)], RoleVars(role_defaults(**bad)))
     assert len(problems) == 1 and words in problems[0], problems
+
+
+def _nats_server_starts(tmp_path, duration, grace):
+    """Whether the real nats-server runs with these lame-duck spans: -t first, then a start,
+    since -t passes a grace period the starting server refuses."""
+    conf = tmp_path / "nats-server.conf"
+    conf.write_text('listen: "127.0.0.1:-1"\nlame_duck_duration: "%s"\nlame_duck_grace_period: "%s"\n' % (duration, grace))
+    checked = subprocess.run([nats_server_binary(), "-t", "-c", str(conf)], capture_output=True, text=True, check=False)
+    if checked.returncode != 0:
+        return False
+    server = subprocess.Popen([nats_server_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        server.wait(timeout=1.5)
+        return False
+    except subprocess.TimeoutExpired:
+        return True
+    finally:
+        server.kill()
+        server.wait()
+
+
+@needs_nats_server
+@pytest.mark.parametrize("duration, grace", [("30s", "29s"), ("29s", "10s"), ("30000ms", "0s"), ("1m", "1m"), ("2m", "3m")])
+def test_lame_duck_rules_agree_with_nats_server(tmp_path, duration, grace):
+    overrides = {"nats_server_lame_duck_duration": duration, "nats_server_lame_duck_grace_period": grace}
+    problems = plan.preflight_problems(role_defaults(**overrides))
+    assert (problems == []) == _nats_server_starts(tmp_path, duration, grace), problems
+
+
+def test_lame_duck_spans_set_in_config_extra_are_judged_and_named():
+    problems = plan.preflight_problems(role_defaults(nats_server_config_extra={"lame_duck_duration": "10s", "lame_duck_grace_period": "5s"}))
+    assert problems == ["nats_server_config_extra.lame_duck_duration ('10s') must be at least 30s: nats-server "
+                        "refuses a shorter lame-duck duration."]
 
 
 def test_the_defaults_pass_every_rule():
@@ -439,3 +484,30 @@ def test_unset_custom_ca_follows_generated_certificates():
     assert client_ca(tls_certs_mode="generate") == "/srv/certs/cmserver/ca.pem"
     assert client_ca(tls_certs_mode="generate", nats_server_client_tls_custom_ca="no") is None
     assert client_ca(nats_server_client_tls_custom_ca=True) == "/srv/certs/cmserver/ca.pem"
+
+
+@pytest.mark.parametrize("address, reached", [("0.0.0.0", "127.0.0.1"), ("::", "127.0.0.1"), ("", "127.0.0.1"),
+                                              ("10.0.0.5", "10.0.0.5"), ("::1", "::1")])
+def test_the_role_reaches_a_wildcard_listener_on_loopback(address, reached):
+    assert plan.local_address(address) == reached
+
+
+def test_a_changed_binary_or_a_non_reloadable_change_needs_a_restart():
+    assert plan.apply_state({"restart_required": True})["restart_needed"] is True
+    assert plan.apply_state({}, {"changed": True})["restart_needed"] is True
+    # A skipped copy (the binary was current) and a reloadable change: a reload.
+    assert plan.apply_state({"restart_required": False, "changed": True}, {"changed": False, "skipped": True}) == {
+        "restart_needed": False, "running": False, "unit_pending": False}
+
+
+def test_the_server_runs_when_it_ran_before_or_this_run_started_it():
+    assert plan.apply_state({"unit_active": True})["running"] is True
+    assert plan.apply_state({"unit_active": False}, None, {"changed": True})["running"] is True
+    assert plan.apply_state({"unit_active": False}, None, {"changed": False, "skipped": True})["running"] is False
+    assert plan.apply_state(None)["running"] is False
+
+
+def test_a_unit_is_pending_only_when_check_mode_did_not_write_it():
+    assert plan.apply_state({"unit_changed": True}, check_mode=True)["unit_pending"] is True
+    assert plan.apply_state({"unit_changed": True}, check_mode=False)["unit_pending"] is False
+    assert plan.apply_state({"unit_changed": False}, check_mode=True)["unit_pending"] is False

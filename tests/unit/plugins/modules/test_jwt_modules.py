@@ -241,6 +241,8 @@ def test_creds_mode_refuses_open_or_unquoted_modes(run, nsc, ncred, mode):
     result = run(jwt_user, name="app", account="SYS", operator="REGION1", nsc_dir=nsc,
                  creds_dest=str(ncred / "creds" / "app.creds"), creds_mode=mode)
     assert result["failed"] and "creds_mode" in result["msg"]
+    if not isinstance(mode, str):
+        assert "quoted octal string such as '0600'" in result["msg"]
     assert not os.path.exists(os.path.join(nsc, "stores", "REGION1", "accounts", "SYS", "users", "app.jwt"))
     assert not (ncred / "creds" / "app.creds").exists()
 
