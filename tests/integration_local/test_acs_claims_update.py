@@ -178,6 +178,7 @@ def test_a_jwt_refused_over_nats_gets_the_reason_of_a_post_and_changes_nothing(l
         "an expired JWT": (400, region.mint(account, name="KEPT", expires=now() - 60)),
         "an older JWT": (409, region.mint(account, name="KEPT", limits={"conn": 0}, issued_at=now() - 3600)),
         "a bad signature": (400, stored[:-4] + ("AAAA" if not stored.endswith("AAAA") else "BBBB")),
+        "a body above max_body_bytes": (413, stored + " " * 65536),
     }
     notified = "account %s: update" % account.public_key
     wait_until(lambda: acs.log().count(notified) == 1, 5, what="the POST's notification")
