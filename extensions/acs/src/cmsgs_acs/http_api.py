@@ -137,11 +137,11 @@ class HttpApi:
         pub = request.match_info["pub"]
         limit = self.config.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
-            return self._too_large(pub, limit)
+            return self._too_large(pub)
         try:
             body = await asyncio.wait_for(request.read(), self.config.request_timeout_seconds)
         except web.HTTPRequestEntityTooLarge:
-            return self._too_large(pub, limit)
+            return self._too_large(pub)
         except asyncio.TimeoutError:
             self.service._pushed(pub, 408, "refused", "the body did not arrive in time")
             return _text(408, "the request body did not arrive within %g seconds" % self.config.request_timeout_seconds)
@@ -151,10 +151,8 @@ class HttpApi:
         headers = {"Allow": "GET"} if status == 405 else None
         return _text(status, message, headers)
 
-    def _too_large(self, pub: str, limit: int) -> web.Response:
-        message = ("the body is larger than max_body_bytes (%d bytes); an account JWT is a few kilobytes" % limit)
-        self.service._pushed(pub, 413, "refused", message)
-        return _text(413, message)
+    def _too_large(self, pub: str) -> web.Response:
+        return _text(*self.service.too_large(pub))
 
     async def get_operator(self, request: web.Request) -> web.Response:
         token = self.service.operator.token

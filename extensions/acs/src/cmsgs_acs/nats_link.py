@@ -19,6 +19,12 @@ nats-account-server v1 use them:
   the requester's 32-byte store hash equals ours; ask the same of the
   peers every sync interval and merge what comes back.
 - take $SYS.ACCOUNT.*.CLAIMS.UPDATE from peers into the store.
+- on the primary only, take $SYS.REQ.CLAIMS.UPDATE (what `nsc push` sends
+  to a nats:// account server URL) as a push: the same checks and store as
+  an HTTP POST, answered as a full resolver answers (JSON with "data" or
+  "error"). Every subscriber answers such a request and nsc fails on any
+  "error" answer, so a secondary does not subscribe at all: with the
+  primary up its answer is the only one, with it down nsc times out.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import time
 import nats
 from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
 
+from cmsgs_acs import nats_jwt
+
 LOG = logging.getLogger("cmsgs_acs.nats")
 UPDATE_SUBJECT = "$SYS.ACCOUNT.%s.CLAIMS.UPDATE"
 UPDATE_WILDCARD = "$SYS.ACCOUNT.*.CLAIMS.UPDATE"
@@ -41,6 +49,9 @@ LOOKUP_SUBJECT = "$SYS.REQ.ACCOUNT.%s.CLAIMS.LOOKUP"
 LOOKUP_WILDCARD = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"
 PACK_SUBJECT = "$SYS.REQ.CLAIMS.PACK"
 PACK_QUEUE = "responder"
+PUSH_SUBJECT = "$SYS.REQ.CLAIMS.UPDATE"
+# The account of an update whose JWT does not decode, as nats-server names it.
+NO_ACCOUNT = "n/a"
 SERVER_NAME = "cmsgs-acs"
 # How long replies to a notification are collected before they are counted.
 ACK_WINDOW_SECONDS = 1.0
@@ -120,6 +131,8 @@ class NatsLink:
         await self.client.subscribe(LOOKUP_WILDCARD, cb=self._on_lookup)
         await self.client.subscribe(PACK_SUBJECT, queue=PACK_QUEUE, cb=self._on_pack_request)
         await self.client.subscribe(UPDATE_WILDCARD, cb=self._on_peer_update)
+        if not self.service.config.is_secondary:
+            await self.client.subscribe(PUSH_SUBJECT, cb=self._on_push)
         await self._flush_pending()
         while True:
             await asyncio.sleep(self.sync_interval)
@@ -226,16 +239,38 @@ class NatsLink:
         pub = _account_of(msg.subject)
         result = await self.service.merge(pub, msg.data, "peer")
         if msg.reply:
-            self._seq += 1
-            server = {"name": SERVER_NAME, "host": socket.gethostname(), "id": self._id,
-                      "ver": self.service.version, "seq": self._seq,
-                      "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             if result in ("stored", "unchanged"):
-                body = {"server": server, "data": {"code": 200, "account": pub, "message": "Updated jwt"}}
+                await self._answer(msg.reply, pub, 200, "Updated jwt")
             else:
-                body = {"server": server, "error": {"code": 500, "account": pub,
-                                                    "description": "jwt not taken: %s" % result}}
-            await self.client.publish(msg.reply, json.dumps(body).encode("utf-8"))
+                await self._answer(msg.reply, pub, 500, "jwt not taken: %s" % result)
+
+    async def _on_push(self, msg):
+        """A push over NATS: Service.push, as for an HTTP POST, keyed by the JWT's subject."""
+        pub = _claimed_account(msg.data)
+        status, message = await self.service.push(pub, msg.data)
+        if not msg.reply:
+            return
+        if status == 200:
+            await self._answer(msg.reply, pub, 200, "jwt updated (%s)" % message)
+        else:
+            await self._answer(msg.reply, pub, status, "jwt update refused - %s" % message)
+
+    async def _answer(self, reply: str, pub: str, code: int, text: str):
+        """Answer a claim update as nats-server does: "data" on success, "error" otherwise.
+
+        nsc needs server.name and takes any answer holding "error" as a
+        failure. A refused push carries the HTTP status the same JWT gets
+        from a POST (400, 409, 413, 500) as its code.
+        """
+        self._seq += 1
+        server = {"name": SERVER_NAME, "host": socket.gethostname(), "id": self._id,
+                  "ver": self.service.version, "seq": self._seq,
+                  "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if code == 200:
+            body = {"server": server, "data": {"code": code, "account": pub, "message": text}}
+        else:
+            body = {"server": server, "error": {"code": code, "account": pub, "description": text}}
+        await self.client.publish(reply, json.dumps(body).encode("utf-8"))
 
     # --- asking ------------------------------------------------------------
 
@@ -289,6 +324,18 @@ class NatsLink:
         if counts.get("stored"):
             LOG.info("pack over NATS: %s", ", ".join("%s %d" % item for item in sorted(counts.items())))
         return counts
+
+
+def _claimed_account(body: bytes) -> str:
+    """The subject of the JWT in body, to key the push by; n/a when it does not decode.
+
+    Not a check: Service.push decodes the same text again and refuses it
+    with the reason when it does not decode.
+    """
+    try:
+        return nats_jwt.decode(body.decode("ascii").strip(), check_times=False).subject
+    except (UnicodeError, nats_jwt.JwtError):
+        return NO_ACCOUNT
 
 
 def _reply_outcome(data: bytes):

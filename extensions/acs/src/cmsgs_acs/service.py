@@ -20,6 +20,20 @@ PUSH_LOG = logging.getLogger("cmsgs_acs.push")
 # An nkeys seed: S, the key type, then base32. Reasons quote claims and keys
 # from the request; a seed pasted into a claim must still not reach the log.
 SEED_PATTERN = re.compile(r"S[OACNUPX][A-Z2-7]{50,}")
+# Seeds are searched for in each run of base32 letters. A run that is exactly
+# a valid public key is kept: some account keys hold "SA…"/"SX…" near their
+# start and would otherwise be logged as "A[seed]".
+BASE32_RUN = re.compile(r"[A-Z2-7]{52,}")
+
+
+def redact_seeds(text: str) -> str:
+    """text with every seed-like run replaced by [seed]; public keys stay readable."""
+    def hide(match):
+        run = match.group(0)
+        if nats_jwt.key_kind(run) is not None:
+            return run
+        return SEED_PATTERN.sub("[seed]", run)
+    return BASE32_RUN.sub(hide, text)
 
 
 class Service:
@@ -78,10 +92,16 @@ class Service:
         return entry, (entry.data if entry is not None else None)
 
     async def push(self, pub: str, body: bytes) -> tuple:
-        """Check and store a pushed JWT. Returns (status, message); logs one line."""
+        """Check and store a pushed JWT. Returns (status, message); logs one line.
+
+        The one way a JWT is pushed, whether it came as an HTTP POST or as a
+        $SYS.REQ.CLAIMS.UPDATE request over NATS; status is the HTTP answer.
+        """
         if self.config.is_secondary:
             return self._pushed(pub, 405, "refused", "this account server is a secondary; push to the primary at %s"
                                 % self.config.primary_url)
+        if len(body) > self.config.max_body_bytes:
+            return self.too_large(pub)
         try:
             decoded = check_account(self.operator, pub, body)
         except Refused as refused:
@@ -102,11 +122,16 @@ class Service:
             self.nats.notify(self.store.get(pub))
         return self._pushed(pub, 200, "stored", "jti %s, iat %d" % (decoded.claims.get("jti"), decoded.claims.get("iat", 0)))
 
+    def too_large(self, pub: str) -> tuple:
+        """Refuse a body above max_body_bytes (HTTP refuses it before reading it)."""
+        return self._pushed(pub, 413, "refused", "the body is larger than max_body_bytes (%d bytes); an account JWT "
+                            "is a few kilobytes" % self.config.max_body_bytes)
+
     def _pushed(self, pub: str, status: int, result: str, reason: str) -> tuple:
         self.metrics.pushes[result] += 1
         # The reason is built from claims and key names only, never from secrets.
-        PUSH_LOG.info("push account=%s result=%s status=%d reason=%s", SEED_PATTERN.sub("[seed]", pub)[:64],
-                      result, status, SEED_PATTERN.sub("[seed]", reason.replace("\n", " ")))
+        PUSH_LOG.info("push account=%s result=%s status=%d reason=%s", redact_seeds(pub)[:64],
+                      result, status, redact_seeds(reason.replace("\n", " ")))
         return status, reason
 
     async def merge(self, pub: str, token: bytes, source: str) -> str:
@@ -117,8 +142,8 @@ class Service:
         try:
             decoded = check_account(self.operator, pub, token)
         except Refused as refused:
-            LOG.warning("not taking the JWT of %s from %s: %s", SEED_PATTERN.sub("[seed]", pub)[:64], source,
-                        SEED_PATTERN.sub("[seed]", refused.message.replace("\n", " ")))
+            LOG.warning("not taking the JWT of %s from %s: %s", redact_seeds(pub)[:64], source,
+                        redact_seeds(refused.message.replace("\n", " ")))
             result = "refused"
         else:
             try:
