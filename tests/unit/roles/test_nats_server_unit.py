@@ -37,7 +37,7 @@ def render(**overrides) -> str:
         "nats_server_group": "cmnats",
         "_nats_server_binary": "/usr/local/bin/nats-server",
         "_nats_server_config_file": "/etc/nats-server/nats-server.conf",
-        "_nats_server_writable_paths": ["/var/lib/nats-server"],
+        "_nats_server_layout": {"writable_paths": ["/var/lib/nats-server"]},
     }
     for name in ("nats_server_lame_duck_duration", "nats_server_lame_duck_grace_period", "nats_server_limit_nofile",
                  "nats_server_port", "nats_server_monitor_port"):
