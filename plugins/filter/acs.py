@@ -13,14 +13,16 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import acs_plan as plan
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
-from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError
+from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, as_bool
 
 
-def acs_plan(variables, operator_jwt="", system_account_jwt="", recorded_config=""):
+def acs_plan(variables, operator_jwt="", system_account_jwt="", recorded_config="", ncred_files=None,
+             check_mode=False):
     if not nats_jwt.HAS_NKEYS:
         raise AnsibleFilterError("the Python libraries nkeys and PyNaCl are needed on the controller to read NATS JWTs")
     try:
-        return plan.plan(variables, operator_jwt, system_account_jwt, recorded_config)
+        return plan.plan(variables, operator_jwt, system_account_jwt, recorded_config, ncred_files,
+                         as_bool("check_mode", check_mode))
     except RoleValueError as exc:
         raise AnsibleFilterError("acs_plan: %s" % exc) from None
 
