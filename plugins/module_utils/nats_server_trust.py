@@ -27,14 +27,15 @@ PEER_PURPOSES = ("cluster", "gateway", "gateway_peer")
 # ------------------------------------------------------------ the operator
 
 
-def pinned_operator_key(v):
-    """(key, error): the operator key the servers trust, '' when none is pinned.
+def operator_pin(value, variable):
+    """(key, error): the operator key a pin variable holds, '' when it is empty.
 
-    nats_server_operator_public_key takes the key itself (O...) or an operator
-    JWT, such as the Region One Token, whose subject it is; the JWT's signature
-    is checked, so only the holder of that key could have made it.
+    A pin takes the key itself (O...) or an operator JWT, such as the Region
+    One Token, whose subject it is; the JWT's signature is checked, so only the
+    holder of that key could have made it. Shared by every role that pins the
+    operator (nats_server, acs), each passing its own variable's name.
     """
-    value = v.str("nats_server_operator_public_key").strip()
+    value = ("" if value is None else str(value)).strip()
     if not value:
         return "", ""
     if nats_jwt.is_public_key(value, nats_jwt.OPERATOR):
@@ -43,9 +44,42 @@ def pinned_operator_key(v):
         return nats_jwt.decode(value, expected_kind=nats_jwt.OPERATOR, check_times=False).subject, ""
     except (nats_jwt.JwtError, TypeError, ValueError) as exc:
         return "", (
-            "nats_server_operator_public_key must be the operator's public key (56 characters starting with O) "
-            "or an operator JWT such as the Region One Token, but it is neither (%s)." % exc
+            "%s must be the operator's public key (56 characters starting with O) "
+            "or an operator JWT such as the Region One Token, but it is neither (%s)." % (variable, exc)
         )
+
+
+def operator_pin_problems(key, variable, operator, operator_source):
+    """The operator JWT read from operator_source against the key pinned in variable."""
+    if not key or operator is None or operator.subject == key:
+        return []
+    return [
+        "%s holds operator %s, but the servers trust operator %s (%s). Nothing was "
+        "changed: whoever can write that file could otherwise move every server to an operator of their own. "
+        "Put back the operator JWT of %s, or, if the operator really changed, set %s "
+        "to the new key." % (operator_source, operator.subject, key, variable, key, variable)
+    ]
+
+
+def system_account_pin_problems(key, operator, system_account, system_account_source):
+    """The system account JWT must be the pinned operator's system account, signed by it
+    (its identity key or a signing key listed in its now verified JWT)."""
+    if not key or operator is None or operator.subject != key or system_account is None:
+        return []
+    operator_keys = [operator.subject] + nats_jwt.signing_key_names(operator.nats)
+    system_account_id = operator.nats.get("system_account") or ""
+    if system_account.issuer in operator_keys and system_account.subject == system_account_id:
+        return []
+    return [
+        "%s is account %s signed by %s, not the system account %s of the pinned operator %s. Nothing was changed; "
+        "put back the SYS.jwt of operator %s." % (
+            system_account_source, system_account.subject, system_account.issuer, system_account_id, key, key)
+    ]
+
+
+def pinned_operator_key(v):
+    """(key, error): the operator key the servers trust, '' when none is pinned."""
+    return operator_pin(v.str("nats_server_operator_public_key"), "nats_server_operator_public_key")
 
 
 def operator_pin_is_an_operator(f):
@@ -55,30 +89,12 @@ def operator_pin_is_an_operator(f):
 
 def operator_is_the_pinned_one(f):
     key, _error = pinned_operator_key(f.v)
-    if not key or f.operator is None or f.operator.subject == key:
-        return []
-    return [
-        "%s holds operator %s, but the servers trust operator %s (nats_server_operator_public_key). Nothing was "
-        "changed: whoever can write that file could otherwise move every server to an operator of their own. "
-        "Put back the operator JWT of %s, or, if the operator really changed, set nats_server_operator_public_key "
-        "to the new key." % (f.operator_source, f.operator.subject, key, key)
-    ]
+    return operator_pin_problems(key, "nats_server_operator_public_key", f.operator, f.operator_source)
 
 
 def system_account_is_the_pinned_operators(f):
-    """The system account JWT must be the pinned operator's system account, signed by it
-    (its identity key or a signing key listed in its now verified JWT)."""
     key, _error = pinned_operator_key(f.v)
-    if not key or f.operator is None or f.operator.subject != key or f.system_account is None:
-        return []
-    account = f.system_account
-    if account.issuer in f.operator_keys and account.subject == f.system_account_id:
-        return []
-    return [
-        "%s is account %s signed by %s, not the system account %s of the pinned operator %s. Nothing was changed; "
-        "put back the SYS.jwt of operator %s." % (
-            f.system_account_source, account.subject, account.issuer, f.system_account_id, key, key)
-    ]
+    return system_account_pin_problems(key, f.operator, f.system_account, f.system_account_source)
 
 
 OPERATOR_RULES = [operator_pin_is_an_operator, operator_is_the_pinned_one, system_account_is_the_pinned_operators]

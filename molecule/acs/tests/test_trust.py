@@ -72,14 +72,10 @@ FILE_VARS = {
 }
 
 
-# In this scenario the server resolves accounts through the account server and
-# never reads SYS.jwt; the account server, which does, does not check it against
-# the pinned operator yet. Strict: the day it does, this case must pass.
-@pytest.mark.parametrize("swapped", [
-    "REGION1.jwt",
-    pytest.param("SYS.jwt", marks=pytest.mark.xfail(
-        strict=True, reason="the account server does not check SYS.jwt against the pinned operator")),
-])
+# The server resolves accounts through the account server here, yet a SYS.jwt
+# it is given is held to the pin too: the account server serves SYS from the
+# same [ncred] file (and refuses a swapped one itself).
+@pytest.mark.parametrize("swapped", ["REGION1.jwt", "SYS.jwt"])
 def test_a_swapped_jwt_under_the_pinned_key_is_refused_and_the_server_keeps_its_operator(
         host, nats_host, app_creds, tmp_path, swapped):
     genuine = {name: host.file(NCRED + "/" + name).content_string.strip() for name in ("REGION1.jwt", "SYS.jwt")}

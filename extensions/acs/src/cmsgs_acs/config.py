@@ -14,6 +14,8 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from cmsgs_acs import nats_jwt
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which key and why."""
@@ -44,6 +46,10 @@ class Config:
     sync_interval_seconds: float = 10.0
     # CA bundle for tls:// NATS URLs whose servers use a private CA.
     nats_tls_ca_path: str = ""
+    # The operator's public key, pinned: the operator JWT must have it as subject.
+    operator_public_key: str = ""
+    # Where the operator JWT came from, for messages: the key, or the key and its file.
+    operator_source: str = "operator_jwt"
 
     @property
     def is_secondary(self) -> bool:
@@ -129,6 +135,7 @@ _PARSERS = {
     "log_level": _text,
     "sync_interval_seconds": _seconds,
     "nats_tls_ca_path": _text,
+    "operator_public_key": _text,
 }
 
 
@@ -155,6 +162,11 @@ def parse(data: dict, source: str = "the configuration") -> Config:
     if not operator_inline:
         raise ConfigError("%s needs operator_jwt_path (or operator_jwt): without the operator "
                           "no pushed account can be trusted" % source)
+    values["operator_source"] = "operator_jwt_path %s" % operator_path if operator_path else "operator_jwt"
+    pin = values.get("operator_public_key", "")
+    if pin and not nats_jwt.is_public_key(pin, nats_jwt.OPERATOR):
+        raise ConfigError("operator_public_key must be the operator's public key (56 characters starting with O), "
+                          "not %r; or leave it empty not to pin the operator" % pin)
     if not values.get("store_dir"):
         raise ConfigError("%s needs store_dir, the folder that holds the account JWTs" % source)
     level = values.get("log_level", "info").lower() or "info"

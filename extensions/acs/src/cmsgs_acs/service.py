@@ -42,7 +42,7 @@ class Service:
     def __init__(self, config: Config):
         self.config = config
         self.version = __version__
-        self.operator = Operator(config.operator_jwt)
+        self.operator = Operator(config.operator_jwt, config.operator_public_key, config.operator_source)
         self.store = Store(config.store_dir)
         self.metrics = Metrics()
         self.system_account_jwt = None
@@ -59,10 +59,21 @@ class Service:
             decoded = nats_jwt.decode(data.decode("ascii"), expected_kind=nats_jwt.ACCOUNT, check_times=False)
         except (OSError, UnicodeError, nats_jwt.JwtError) as exc:
             raise ValueError("system_account_jwt_path %s is not a readable account JWT: %s" % (path, exc)) from None
-        if self.operator.system_account and decoded.subject != self.operator.system_account:
+        # Served as SYS to every server with the url resolver: it must be the
+        # system account of the operator this server trusts, signed by it.
+        if not self.operator.system_account:
+            raise ValueError("system_account_jwt_path %s cannot be the system account of operator %s (%s), which "
+                             "names none; issue the operator JWT again with its system account set"
+                             % (path, self.operator.name, self.operator.public_key))
+        if decoded.subject != self.operator.system_account:
             raise ValueError("system_account_jwt_path %s holds account %s, but operator %s names %s as its "
                              "system account" % (path, decoded.subject, self.operator.name,
                                                  self.operator.system_account))
+        if decoded.issuer not in self.operator.trusted_keys:
+            raise ValueError("system_account_jwt_path %s holds account %s signed by %s, which is neither the key of "
+                             "operator %s (%s) nor one of its signing keys; put back the SYS.jwt this operator "
+                             "issued" % (path, decoded.subject, decoded.issuer, self.operator.name,
+                                         self.operator.public_key))
         return decoded
 
     @staticmethod

@@ -26,13 +26,22 @@ class Refused(Exception):
 
 
 class Operator:
-    """The trusted operator, read once at start."""
+    """The trusted operator, read once at start.
 
-    def __init__(self, token: str):
+    With a pinned key (operator_public_key), an operator JWT of another key
+    is refused: whoever can replace the file must not move the server, and
+    every account it serves, to an operator of their own.
+    """
+
+    def __init__(self, token: str, pinned_key: str = "", source: str = "operator_jwt"):
         try:
             decoded = nats_jwt.decode(token, expected_kind=OPERATOR, check_times=False)
         except JwtError as exc:
-            raise ValueError("the operator JWT is not usable: %s" % exc) from None
+            raise ValueError("the operator JWT (%s) is not usable: %s" % (source, exc)) from None
+        if pinned_key and decoded.subject != pinned_key:
+            raise ValueError("%s holds operator %s, but operator_public_key pins operator %s; put back the "
+                             "operator JWT of %s, or, if the operator really changed, set operator_public_key to "
+                             "the new key" % (source, decoded.subject, pinned_key, pinned_key))
         self.token = decoded.token
         self.decoded = decoded
         self.name = decoded.name

@@ -128,6 +128,21 @@ def test_a_swapped_operator_jwt_is_refused_naming_both_keys_and_no_settings_are_
     assert "/srv/ncred/REGION1.jwt" in text and jwts["impostor_key"] in text and jwts["key"] in text
 
 
+def test_a_swapped_sys_jwt_file_is_refused_with_the_url_resolver_too(jwts):
+    """The url resolver takes SYS from the account server, which serves the same [ncred]/SYS.jwt."""
+    variables = role_defaults(nats_server_operator_enabled=True, nats_server_resolver_type="url",
+                              nats_server_operator_jwt=jwts["operator"],
+                              nats_server_operator_system_account_jwt_file="/srv/ncred/SYS.jwt",
+                              nats_server_operator_public_key=jwts["key"])
+    refused = plan.operator_plan(variables, system_account_jwt_read=_slurped(jwts["sys_by_impostor"]))
+    assert refused["settings"] == {}
+    assert len(refused["problems"]) == 1 and refused["problems"][0].startswith(
+        "nats_server_operator_system_account_jwt_file ('/srv/ncred/SYS.jwt') is account"), refused["problems"]
+    assert "operator %s" % jwts["key"] in refused["problems"][0]
+    genuine = plan.operator_plan(variables, system_account_jwt_read=_slurped(jwts["sys"]))
+    assert genuine["problems"] == [] and "resolver_preload" not in genuine["settings"]
+
+
 def test_an_account_of_the_pinned_operator_that_is_not_its_system_account_is_refused(jwts):
     facts = operator_facts(jwts, nats_server_operator_system_account_jwt=jwts["other_account"])
     problems = collect_problems([trust.system_account_is_the_pinned_operators], facts)
