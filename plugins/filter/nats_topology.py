@@ -47,14 +47,15 @@ def nats_stack_options(options, groups, acs_primary_address=""):
     return topology.stack_options(dict(options), plain_groups, acs_primary_address)
 
 
-def nats_stack_plan(hostvars, groups, options, acs_primary_address="", cluster_groups=None):
+def nats_stack_plan(hostvars, groups, options, acs_primary_address="", cluster_groups=None, run_hosts=None):
     if not hasattr(options, "get") or not hasattr(groups, "get"):
         raise AnsibleFilterError("nats_stack_plan: give hostvars, the groups variable and a dict of the nats_stack_* options")
     plain_groups = {name: list(members) for name, members in groups.items()}
     servers = plain_groups.get(topology.SERVERS_GROUP, [])
     variables = _host_variables(hostvars, servers, topology.HOST_VARIABLES + topology.SECURITY_VARIABLES)
     return topology.stack_plan(dict(options), plain_groups, variables, acs_primary_address,
-                               list(cluster_groups) if cluster_groups else None)
+                               list(cluster_groups) if cluster_groups else None,
+                               None if run_hosts is None else list(run_hosts))
 
 
 def nats_server_topology(hostvars, groups, host, stack_plan=None):

@@ -522,12 +522,39 @@ def security_problems(host, record, variables):
     return problems, insecure
 
 
-def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_cluster_groups=None):
+def region1_reach_problems(options, groups, deployed, hostvars, run_hosts):
+    """Why this run cannot give its servers REGION1's JWTs: [] when it can.
+
+    The servers take the operator JWT, the system account JWT (for the full
+    resolver) and the operator key they pin from the facts the REGION1 play
+    publishes on the primary ACS host. A run limited (--limit) to servers
+    without that host has none of them. With the Region One Token the operator
+    and its key are known; only servers with the full resolver still need SYS.
+    deployed: the servers the topology deploys.
+    """
+    primaries = list(groups.get(ACS_PRIMARY_GROUP) or [])
+    if run_hosts is None or options["enable_acs"] != "primary" or not primaries or primaries[0] in run_hosts:
+        return []
+    servers = [host for host in deployed if host in run_hosts]
+    if options["region1_token"]:
+        servers = [host for host in servers
+                   if str((hostvars.get(host) or {}).get("nats_server_resolver_type") or "url").strip() == "full"]
+    if not servers:
+        return []
+    return ["This run is limited to %s without the primary ACS host %s, whose REGION1 play gives the servers the"
+            " operator and system account JWTs and the operator key they pin: add %s to the limit (--limit '%s')."
+            % (", ".join(servers), primaries[0], primaries[0], ",".join(list(run_hosts) + [primaries[0]]))]
+
+
+def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_cluster_groups=None, run_hosts=None):
     """Everything the stack's first play decides: options, topology, transport security.
 
     hostvars: host -> its inventory variables (HOST_VARIABLES and
-    SECURITY_VARIABLES). Returns options, topology, insecure_hosts (servers
-    that run without client authentication, by name) and problems (all of them).
+    SECURITY_VARIABLES). run_hosts: the hosts this run reaches (after
+    --limit), None when unknown. Returns options, topology, insecure_hosts
+    (servers that run without client authentication, by name), problems (all
+    of them) and deploy_problems (what stops a play that deploys servers, but
+    not one that only restarts or checks them).
     """
     read = stack_options(raw_options, groups, acs_primary_address)
     options = read["options"]
@@ -548,7 +575,8 @@ def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_c
     if resolving and options["enable_acs"] == "none" and not options["primary_acs_fqdn"]:
         problems.append("nats_stack_enable_acs is 'none' and no account server is named: servers resolve accounts"
                         " through an account server; set nats_stack_primary_acs_fqdn to the one they use.")
-    return {"options": options, "topology": derived, "insecure_hosts": insecure_hosts, "problems": problems}
+    return {"options": options, "topology": derived, "insecure_hosts": insecure_hosts, "problems": problems,
+            "deploy_problems": region1_reach_problems(options, groups, sorted(derived["hosts"]), hostvars, run_hosts)}
 
 
 # ---------------------------------------------------------- rolling restarts

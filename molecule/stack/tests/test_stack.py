@@ -561,9 +561,16 @@ def test_a_lost_ca_folder_does_not_replace_the_certificates(hosts):
     finally:
         shutil.rmtree(PKI, ignore_errors=True)
         shutil.move(kept, PKI)
-    again = run(limit=EAST_1)
+    # A run limited to the server alone has no REGION1 to give it, and says so before any change.
+    alone = run(limit=EAST_1)
+    assert alone.rc != 0
+    assert "limited to %s without the primary ACS host %s" % (EAST_1, ACS) in alone.output, alone.output
+    assert "--limit '%s,%s'" % (EAST_1, ACS) in alone.output
+    assert alone.changed_count() == 0, alone.output
+    again = run(limit="%s,%s" % (EAST_1, ACS))
     assert again.rc == 0, again.output
     assert {name: file_digest(host, "%s/%s" % (CERTS, name)) for name in before} == before
+    assert server_pid(host) == pid
 
 
 # ------------------------------------------------------- rolling operations

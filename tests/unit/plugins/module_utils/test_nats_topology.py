@@ -418,3 +418,34 @@ def test_servers_that_resolve_no_accounts_through_an_acs_need_none():
     assert topology.stack_plan({}, groups, {"n1": {"nats_server_resolver_type": "full"}})["problems"] == []
     plan = topology.stack_plan({}, groups, {"n1": {"nats_stack_insecure_no_client_auth": "yes"}})
     assert (plan["problems"], plan["insecure_hosts"]) == ([], ["n1"])
+
+
+def test_a_run_limited_to_servers_without_the_primary_acs_stops_deploying_them():
+    groups = inventory(east=["e1", "e2"])
+    plan = topology.stack_plan({"nats_stack_enable_acs": "primary"}, groups, {}, "acs-1", run_hosts=["e1"])
+    assert plan["problems"] == []
+    assert plan["deploy_problems"] == [
+        "This run is limited to e1 without the primary ACS host acs-1, whose REGION1 play gives the servers the"
+        " operator and system account JWTs and the operator key they pin: add acs-1 to the limit"
+        " (--limit 'e1,acs-1')."]
+    # The whole inventory, or the limit with the ACS host, deploys.
+    for run_hosts in (None, ["e1", "e2", "acs-1"], ["e1", "acs-1"]):
+        assert topology.stack_plan({}, groups, {}, "acs-1", run_hosts=run_hosts)["deploy_problems"] == []
+    # A run of the ACS alone deploys no server; neither does the bootstrap recipe.
+    assert topology.stack_plan({}, groups, {}, "acs-1", run_hosts=["acs-1"])["deploy_problems"] == []
+    bootstrap = {"nats_stack_message_channel_server": "none"}
+    assert topology.stack_plan(bootstrap, groups, {}, "acs-1", run_hosts=["e1"])["deploy_problems"] == []
+
+
+def test_a_limited_run_needs_the_primary_acs_only_for_what_the_token_does_not_give():
+    groups = inventory(east=["e1", "e2"])
+    token = {"nats_stack_region1_token": "eyJ0eXAiOiJKV1QifQ.e30.c2ln"}
+    hostvars = {"e1": {"nats_server_resolver_type": "url"}, "e2": {"nats_server_resolver_type": "full"}}
+    # The token gives the operator and its key; the url resolver takes SYS from the account server.
+    assert topology.stack_plan(token, groups, hostvars, "acs-1", run_hosts=["e1"])["deploy_problems"] == []
+    # The full resolver preloads SYS, which only the primary ACS host publishes.
+    assert "e2 without the primary ACS host" in topology.stack_plan(token, groups, hostvars, "acs-1",
+                                                                    run_hosts=["e2"])["deploy_problems"][0]
+    # Without a primary account server in this stack, the servers' JWTs come from variables.
+    secondary = {"nats_stack_enable_acs": "secondary", "nats_stack_primary_acs_fqdn": "acs.example.com"}
+    assert topology.stack_plan(secondary, groups, {}, "acs-1", run_hosts=["e1"])["deploy_problems"] == []
