@@ -71,10 +71,22 @@ class SystemdHost:
             pytest.fail("%s on %s: %s" % (" ".join(argv), self.name, completed.stderr or completed.stdout))
         return completed
 
+    def put(self, path, content, mode="0600"):
+        """A file on the host as an operator provisions a volume: as root, with ``mode``."""
+        parent = path.rsplit("/", 1)[0]
+        completed = subprocess.run(
+            ["docker", "exec", "-i", self.name, "sh", "-c",
+             'umask 077 && mkdir -p "$1" && cat > "$2" && chmod "$3" "$2"', "put", parent, path, mode],
+            input=content, capture_output=True, text=True, timeout=60, check=False)
+        if completed.returncode != 0:
+            pytest.fail("writing %s on %s: %s" % (path, self.name, completed.stderr))
+
     def inventory_vars(self):
-        """How Ansible reaches the container: docker exec as root, the venv's nats-server."""
+        """How Ansible reaches the container (docker exec as root, the venv's nats-server)
+        and the address the controller's test client reaches it at (its name is docker's)."""
         return {
             "ansible_connection": "community.docker.docker",
+            "nats_stack_verify_address": self.address,
             "ansible_python_interpreter": "/usr/bin/python3",
             "ansible_become": False,
             "nats_server_install_method": "local",

@@ -9,8 +9,10 @@ executable inventory script printing JSON), env/extravars with the survey's
 answers (strings, as every survey answer arrives), env/envvars and
 env/settings, and the Region One Token from a custom credential whose
 extra_vars injector AWX writes to a file of its own under env/ and hands to
-ansible-playbook as -e @file. The job deploys REGION1 and the standalone
-server in operator mode on a systemd container. It must succeed, the server
+ansible-playbook as -e @file. The operator comes from elsewhere, so its
+holder has put SYS.jwt and sys.creds on the [ncred] volume beforehand. The
+job writes REGION1 into [ncred], runs the primary account server and the
+standalone server in operator mode on a systemd container. It must succeed, the server
 must run with the operator of the token, and the token must not appear
 anywhere in what the job leaves behind (job events, stdout, command line).
 """
@@ -132,8 +134,22 @@ def inventory_script(host, system_account_jwt):
     return "#!/bin/sh\ncat <<'INVENTORY'\n%s\nINVENTORY\n" % json.dumps(data, indent=2)
 
 
+def provision_ncred(host, region1):
+    """[ncred] as the holder of the operator provisions it before the first job.
+
+    The token makes REGION1 come from elsewhere, so the job cannot create SYS:
+    the account server's SYS.jwt and sys.creds are put on the volume by whoever
+    keeps the operator's key (the deployment guide's "Provision the [ncred]
+    volume"); the job sets their owners and modes.
+    """
+    host.put("/srv/ncred/SYS.jwt", region1["system_account_jwt"], mode="0640")
+    with open(region1["sys_creds"]) as creds:
+        host.put("/srv/ncred/creds/sys.creds", creds.read())
+
+
 @pytest.fixture(scope="module")
 def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
+    provision_ncred(systemd_host, region1)
     pdd = tmp_path_factory.mktemp("awx") / "job"
     shutil.copytree(fresh_clone, pdd / "project", symlinks=True)
     script = pdd / "inventory" / "hosts"
