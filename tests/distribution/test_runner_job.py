@@ -147,16 +147,14 @@ def provision_ncred(host, region1):
         host.put("/srv/ncred/creds/sys.creds", creds.read())
 
 
-@pytest.fixture(scope="module")
-def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
-    provision_ncred(systemd_host, region1)
-    pdd = tmp_path_factory.mktemp("awx") / "job"
+def awx_job_run(pdd, fresh_clone, host, region1):
+    """A job as AWX runs one, from a private data dir laid out as AWX lays it out."""
     shutil.copytree(fresh_clone, pdd / "project", symlinks=True)
     script = pdd / "inventory" / "hosts"
     script.parent.mkdir(parents=True)
-    script.write_text(inventory_script(systemd_host, region1["system_account_jwt"]))
+    script.write_text(inventory_script(host, region1["system_account_jwt"]))
     script.chmod(stat.S_IRWXU)
-    write_json(pdd / "env" / "extravars", survey_answers(systemd_host))
+    write_json(pdd / "env" / "extravars", survey_answers(host))
     # The collections a project sync installs from collections/requirements.yml go here
     # (Galaxy is out of reach of the tests: community.crypto comes from the `ansible` package).
     (pdd / "requirements_collections").mkdir()
@@ -174,10 +172,28 @@ def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
         # The Makefile's ANSIBLE_CONFIG points at this tree; an AWX job has only the project's.
         for name in ("ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"):
             patch.delenv(name, raising=False)
-        result = ansible_runner.run(
+        return ansible_runner.run(
             private_data_dir=str(pdd), playbook="site.yml", cmdline="-e @%s" % credential,
             ident="job", quiet=True)
-    return {"result": result, "pdd": pdd}
+
+
+def test_a_job_without_the_sys_files_stops_before_anything_changes(fresh_clone, systemd_host, region1, tmp_path):
+    systemd_host.exec("rm", "-rf", "/srv/ncred")
+    result = awx_job_run(tmp_path / "job", fresh_clone, systemd_host, region1)
+    assert (result.status, result.rc) == ("failed", 2)
+    output = " ".join(result.stdout.read().split())
+    assert "The account server needs /srv/ncred/SYS.jwt, /srv/ncred/creds/sys.creds" in output
+    assert "The operator is the Region One Token, made elsewhere" in output
+    # REGION1 was not written, the accounts of the stack were not created.
+    assert systemd_host.exec("test", "-e", "/srv/ncred", check=False).returncode == 1
+    assert systemd_host.exec("getent", "passwd", "cmaccount", check=False).returncode == 2
+
+
+@pytest.fixture(scope="module")
+def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
+    provision_ncred(systemd_host, region1)
+    pdd = tmp_path_factory.mktemp("awx") / "job"
+    return {"result": awx_job_run(pdd, fresh_clone, systemd_host, region1), "pdd": pdd}
 
 
 def test_the_job_succeeds(awx_job):
