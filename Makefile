@@ -74,7 +74,8 @@ molecule: harness
 # The collection as users receive it, on one systemd host: an AWX job through
 # ansible-runner (survey answers as strings, the Region One Token as a
 # credential), the Galaxy tarball deployed by FQCN, the execution environment
-# build context, the changelog fragments.
+# (its build context, and the image running a deployment inside it), the
+# changelog fragments.
 distribution: harness
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/distribution
 
