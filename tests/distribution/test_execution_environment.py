@@ -8,16 +8,13 @@ the image, built from a base made here, runs a job as AWX runs one."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import stat
 
-import ansible_collections.community.docker as docker_collection
-import ansible_runner
+import nats.errors
 import pytest
 import yaml
 
-from conftest import BIN, TOP, nats_roundtrip, run, write_json
+from conftest import BIN, TOP, ExecutionEnvironment, nats_roundtrip, run
+from test_runner_job import awx_job_run, provision_ncred
 
 EE_IMAGE = "cmsgs-nats-ee:local"
 
@@ -57,50 +54,23 @@ def test_the_image_holds_what_the_collection_needs(ee_image):
     assert set(collections) == {"cmsgs.nats", "community.crypto"}
 
 
-def test_a_job_in_the_image_deploys_the_standalone_server(ee_image, fresh_clone, systemd_host, tmp_path):
-    """As AWX runs a job: ansible-runner starts the execution environment with the
-    private data dir mounted at /runner, and ansible-playbook runs inside it."""
+def test_the_awx_job_runs_in_the_image(ee_image, fresh_clone, systemd_host, region1, tmp_path):
+    """The AWX job of test_runner_job.py (survey answers as strings, the Region One
+    Token as a credential, REGION1, the primary account server and the standalone
+    server in operator mode), started by ansible-runner inside the image."""
+    ee = ExecutionEnvironment(ee_image)
+    systemd_host.exec("rm", "-rf", "/srv/ncred")
+    provision_ncred(systemd_host, region1)
     pdd = tmp_path / "job"
-    shutil.copytree(fresh_clone, pdd / "project", symlinks=True)
-    # The test host is reached with `docker exec` (AWX would use the machine credential's
-    # SSH key): the docker client and socket go into the container, and community.docker
-    # where a project sync puts the collections a job needs.
-    collections = pdd / "requirements_collections" / "ansible_collections" / "community"
-    collections.mkdir(parents=True)
-    shutil.copytree(list(docker_collection.__path__)[0], collections / "docker", ignore=shutil.ignore_patterns("__pycache__"))
-    docker_client = shutil.which("docker")
-    nats_server = "/opt/cmsgs-test/nats-server"
-    hostvars = dict(systemd_host.inventory_vars(), nats_server_local_binary=nats_server)
-    script = pdd / "inventory" / "hosts"
-    script.parent.mkdir(parents=True)
-    script.write_text("#!/bin/sh\ncat <<'INVENTORY'\n%s\nINVENTORY\n" % json.dumps({
-        "all": {"children": ["nats_servers"], "vars": {"nats_stack_insecure_no_client_auth": True}},
-        "nats_servers": {"hosts": [systemd_host.name]},
-        "_meta": {"hostvars": {systemd_host.name: hostvars}}}))
-    script.chmod(stat.S_IRWXU)
-    # Survey answers, as strings: a plain server, no account server.
-    write_json(pdd / "env" / "extravars", {
-        "nats_stack_enable_acs": "none", "nats_stack_message_channel_server": "standalone",
-        "nats_stack_ncred_readonly": "false", "nats_server_jetstream_enabled": "false"})
-    write_json(pdd / "env" / "envvars", {
-        "ANSIBLE_COLLECTIONS_PATH": "/runner/requirements_collections:/usr/share/ansible/collections",
-        "ANSIBLE_FORCE_COLOR": "False"})
-    write_json(pdd / "env" / "settings", {"job_timeout": 900, "suppress_ansible_output": True})
-    socket_group = os.stat("/var/run/docker.sock").st_gid
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"):
-            patch.delenv(name, raising=False)
-        result = ansible_runner.run(
-            private_data_dir=str(pdd), playbook="site.yml", ident="job", quiet=True,
-            process_isolation=True, process_isolation_executable="docker", container_image=ee_image,
-            container_volume_mounts=[
-                "/var/run/docker.sock:/var/run/docker.sock",
-                "%s:/usr/local/bin/docker:ro" % docker_client,
-                "%s:%s:ro" % (os.path.realpath(BIN / "nats-server"), nats_server)],
-            container_options=["--group-add=%d" % socket_group])
+    result = awx_job_run(pdd, fresh_clone, systemd_host, region1, ee)
     assert (result.status, result.rc) == ("successful", 0), result.stdout.read()[-6000:]
-    # It ran in the image, not on this machine.
-    command = json.loads((pdd / "artifacts" / "job" / "command").read_text())["command"]
-    assert command[:2] == ["docker", "run"] and ee_image in command
-    assert systemd_host.exec("systemctl", "is-active", "nats-server").stdout.strip() == "active"
-    assert nats_roundtrip("nats://%s:4222" % systemd_host.address, b"from the EE") == b"from the EE"
+    assert ee.ran_the_job(pdd)
+    assert systemd_host.exec("systemctl", "is-active", "nats-server", "cmsgs-acs").stdout.split() == ["active"] * 2
+    url = "nats://%s:4222" % systemd_host.address
+    assert nats_roundtrip(url, b"from the EE", user_credentials=region1["sys_creds"]) == b"from the EE"
+    with pytest.raises(nats.errors.Error):
+        nats_roundtrip(url, b"anonymous")
+    signature = region1["token"].rsplit(".", 1)[1]
+    artifacts = [path for path in (pdd / "artifacts").rglob("*") if path.is_file()]
+    assert len(artifacts) > 50
+    assert [str(path) for path in artifacts if signature in path.read_text(errors="replace")] == []
