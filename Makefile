@@ -16,7 +16,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
 SCENARIOS ?= standalone acs stack
 
-.PHONY: venv test unit lint sanity molecule distribution compat demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
+.PHONY: venv test unit lint sanity molecule distribution ee compat demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,9 +74,16 @@ molecule: harness
 # The collection as users receive it, on one systemd host: an AWX job through
 # ansible-runner (survey answers as strings, the Region One Token as a
 # credential), the Galaxy tarball deployed by FQCN, the execution environment
-# build context, the changelog fragments.
+# (its build context, and the image running a deployment inside it), the
+# changelog fragments.
 distribution: harness
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/distribution
+
+# The execution environment image (cmsgs-nats-ee:local) from
+# execution-environment.yml, with a base image and the collections' tarballs
+# made here (no registry, no Galaxy needed). make distribution builds it too.
+ee: harness
+	tests/harness/build-ee.sh
 
 # The lowest ansible-core declared (meta/runtime.yml), in .cache/compat-venv:
 # the unit tests and a converge of the standalone scenario.

@@ -294,11 +294,14 @@ def ncred_files_exist(i):
                if not (stat.get("stat") or {}).get("exists") and not stat.get("skipped")]
     if i.check_mode or i.mode == "none" or not missing:
         return []
+    # With the Region One Token, REGION1 was made elsewhere: no bootstrap here can create SYS.
+    first = ("The operator is the Region One Token, made elsewhere, so no bootstrap can create SYS: put them on"
+             " the volume from where the operator key is kept," if i.operator_jwt_given else
+             "Run the REGION1 bootstrap first (cmsgs.nats.region1 on the acs_primary host, with a writable [ncred]),")
     return [
-        "The account server needs %s, which this host does not have. Run the REGION1 bootstrap first "
-        "(cmsgs.nats.region1 on the acs_primary host, with a writable [ncred]), mount the [ncred] volume here "
+        "The account server needs %s, which this host does not have. %s mount the [ncred] volume here "
         "(acs_ncred_dir, now %s), or give their contents as acs_operator_jwt, acs_system_account_jwt and "
-        "acs_sys_creds." % (", ".join(missing), i.v.str("acs_ncred_dir"))
+        "acs_sys_creds." % (", ".join(missing), first, i.v.str("acs_ncred_dir"))
     ]
 
 

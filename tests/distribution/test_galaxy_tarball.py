@@ -90,7 +90,7 @@ def test_ansible_builder_introspect_finds_the_controller_needs(installed):
     data = yaml.safe_load(found.split("\n", 1)[1]) if found.startswith("#") else yaml.safe_load(found)
     python = " ".join(data["python"]) if isinstance(data["python"], list) else str(data["python"])
     system = " ".join(data["system"]) if isinstance(data["system"], list) else str(data["system"])
-    for package in ("nkeys", "PyNaCl", "cryptography", "pip"):
+    for package in ("nkeys", "PyNaCl", "cryptography", "pip", "nats-py"):
         assert package in python, (package, found)
     for package in ("tar", "gzip"):
         assert package in system, (package, found)

@@ -9,8 +9,10 @@ executable inventory script printing JSON), env/extravars with the survey's
 answers (strings, as every survey answer arrives), env/envvars and
 env/settings, and the Region One Token from a custom credential whose
 extra_vars injector AWX writes to a file of its own under env/ and hands to
-ansible-playbook as -e @file. The job deploys REGION1 and the standalone
-server in operator mode on a systemd container. It must succeed, the server
+ansible-playbook as -e @file. The operator comes from elsewhere, so its
+holder has put SYS.jwt and sys.creds on the [ncred] volume beforehand. The
+job writes REGION1 into [ncred], runs the primary account server and the
+standalone server in operator mode on a systemd container. It must succeed, the server
 must run with the operator of the token, and the token must not appear
 anywhere in what the job leaves behind (job events, stdout, command line).
 """
@@ -27,31 +29,6 @@ import nats.errors
 import pytest
 
 from conftest import BIN, TOP, nats_roundtrip, write_json
-
-from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
-    NscPaths,
-    plan_account,
-    plan_operator,
-    plan_user,
-)
-
-
-def applied(outcome):
-    outcome.plan.apply()
-    return outcome
-
-
-@pytest.fixture(scope="module")
-def region1(tmp_path_factory):
-    """A REGION1 operator held by the user (its JWT is the token), SYS and a sys user."""
-    paths = NscPaths(str(tmp_path_factory.mktemp("user-nsc")))
-    applied(plan_operator(paths, "REGION1"))
-    sys_account = applied(plan_account(paths, "REGION1", "SYS"))
-    operator = applied(plan_operator(paths, "REGION1", system_account="SYS"))
-    user = applied(plan_user(paths, "REGION1", "SYS", "sys"))
-    with open(operator.entity.jwt_path) as jwt:
-        token = jwt.read().strip()
-    return {"token": token, "system_account_jwt": sys_account.token, "sys_creds": user.extra["creds_path"]}
 
 
 def awx_doc_json():
@@ -114,7 +91,7 @@ def survey_answers(host):
     return answers
 
 
-def inventory_script(host, system_account_jwt):
+def inventory_script(host, system_account_jwt, extra_hostvars=None):
     """AWX hands ansible-playbook an executable script that prints the inventory as JSON."""
     data = {
         "all": {"children": ["acs_primary", "nats_servers"]},
@@ -122,6 +99,7 @@ def inventory_script(host, system_account_jwt):
         "nats_servers": {"hosts": [host.name]},
         "_meta": {"hostvars": {host.name: dict(
             host.inventory_vars(),
+            **(extra_hostvars or {}),
             # The Region One Token is the operator REGION1 holds and the servers trust
             # (the stack options' defaults give the same; SYS's JWT is public).
             region1_bootstrap_region1_token="{{ nats_stack_region1_token }}",
@@ -132,24 +110,43 @@ def inventory_script(host, system_account_jwt):
     return "#!/bin/sh\ncat <<'INVENTORY'\n%s\nINVENTORY\n" % json.dumps(data, indent=2)
 
 
-@pytest.fixture(scope="module")
-def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
-    pdd = tmp_path_factory.mktemp("awx") / "job"
+def provision_ncred(host, region1):
+    """[ncred] as the holder of the operator provisions it before the first job.
+
+    The token makes REGION1 come from elsewhere, so the job cannot create SYS:
+    the account server's SYS.jwt and sys.creds are put on the volume by whoever
+    keeps the operator's key (the deployment guide's "Provision the [ncred]
+    volume"); the job sets their owners and modes.
+    """
+    host.put("/srv/ncred/SYS.jwt", region1["system_account_jwt"], mode="0640")
+    with open(region1["sys_creds"]) as creds:
+        host.put("/srv/ncred/creds/sys.creds", creds.read())
+
+
+def awx_job_run(pdd, fresh_clone, host, region1, execution_environment=None):
+    """A job as AWX runs one, from a private data dir laid out as AWX lays it out,
+    on this machine or in an execution environment."""
+    ee = execution_environment
     shutil.copytree(fresh_clone, pdd / "project", symlinks=True)
     script = pdd / "inventory" / "hosts"
     script.parent.mkdir(parents=True)
-    script.write_text(inventory_script(systemd_host, region1["system_account_jwt"]))
+    script.write_text(inventory_script(host, region1["system_account_jwt"],
+                                       {"nats_server_local_binary": ee.nats_server} if ee else None))
     script.chmod(stat.S_IRWXU)
-    write_json(pdd / "env" / "extravars", survey_answers(systemd_host))
+    write_json(pdd / "env" / "extravars", survey_answers(host))
     # The collections a project sync installs from collections/requirements.yml go here
     # (Galaxy is out of reach of the tests: community.crypto comes from the `ansible` package).
     (pdd / "requirements_collections").mkdir()
-    write_json(pdd / "env" / "envvars", {
-        "ANSIBLE_COLLECTIONS_PATH": "%s:~/.ansible/collections:/usr/share/ansible/collections"
-                                    % (pdd / "requirements_collections"),
-        "ANSIBLE_FORCE_COLOR": "False",
-        "PATH": "%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" % BIN,
-    })
+    if ee:
+        ee.prepare(pdd)
+        envvars = {"ANSIBLE_COLLECTIONS_PATH": ee.collections_path}
+    else:
+        envvars = {
+            "ANSIBLE_COLLECTIONS_PATH": "%s:~/.ansible/collections:/usr/share/ansible/collections"
+                                        % (pdd / "requirements_collections"),
+            "PATH": "%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" % BIN,
+        }
+    write_json(pdd / "env" / "envvars", dict(envvars, ANSIBLE_FORCE_COLOR="False"))
     write_json(pdd / "env" / "settings", {"job_timeout": 900, "suppress_ansible_output": True})
     # The "Region One Token" credential type of docs/awx.md: its extra_vars injector, rendered.
     injected = {name: value.replace("{{ region1_token }}", region1["token"]) for name, value in token_injector().items()}
@@ -158,10 +155,28 @@ def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
         # The Makefile's ANSIBLE_CONFIG points at this tree; an AWX job has only the project's.
         for name in ("ANSIBLE_CONFIG", "ANSIBLE_COLLECTIONS_PATH", "ANSIBLE_COLLECTIONS_PATHS"):
             patch.delenv(name, raising=False)
-        result = ansible_runner.run(
-            private_data_dir=str(pdd), playbook="site.yml", cmdline="-e @%s" % credential,
-            ident="job", quiet=True)
-    return {"result": result, "pdd": pdd}
+        return ansible_runner.run(
+            private_data_dir=str(pdd), playbook="site.yml",
+            cmdline="-e @%s" % (ee.path(pdd, credential) if ee else credential),
+            ident="job", quiet=True, **(ee.runner_options() if ee else {}))
+
+
+def test_a_job_without_the_sys_files_stops_before_anything_changes(fresh_clone, systemd_host, region1, tmp_path):
+    systemd_host.exec("rm", "-rf", "/srv/ncred")
+    result = awx_job_run(tmp_path / "job", fresh_clone, systemd_host, region1)
+    assert (result.status, result.rc) == ("failed", 2)
+    output = " ".join(result.stdout.read().split())
+    assert "The account server needs /srv/ncred/SYS.jwt, /srv/ncred/creds/sys.creds" in output
+    assert "The operator is the Region One Token, made elsewhere" in output
+    # REGION1 was not written: the bootstrap creates [ncred] before anything else there.
+    assert systemd_host.exec("test", "-e", "/srv/ncred", check=False).returncode == 1
+
+
+@pytest.fixture(scope="module")
+def awx_job(fresh_clone, systemd_host, region1, tmp_path_factory):
+    provision_ncred(systemd_host, region1)
+    pdd = tmp_path_factory.mktemp("awx") / "job"
+    return {"result": awx_job_run(pdd, fresh_clone, systemd_host, region1), "pdd": pdd}
 
 
 def test_the_job_succeeds(awx_job):

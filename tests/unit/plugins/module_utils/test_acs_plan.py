@@ -398,3 +398,16 @@ def test_the_role_hands_the_plan_every_public_variable():
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     names = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_acs_variable_names"]
     assert sorted(names) == sorted(defaults) == sorted(role_defaults())
+
+
+def test_missing_sys_files_with_the_region1_token_say_no_bootstrap_can_make_them(jwts):
+    missing = stats(**{"/srv/ncred/SYS.jwt": False, "/srv/ncred/creds/sys.creds": False})
+    token = role_defaults(acs_operator_jwt=jwts["genuine"]["operator"])
+    with_token = plan.ncred_files_exist(plan.Inputs(token, ncred_files=missing))
+    assert with_token == [
+        "The account server needs /srv/ncred/SYS.jwt, /srv/ncred/creds/sys.creds, which this host does not have."
+        " The operator is the Region One Token, made elsewhere, so no bootstrap can create SYS: put them on the"
+        " volume from where the operator key is kept, mount the [ncred] volume here (acs_ncred_dir, now"
+        " /srv/ncred), or give their contents as acs_operator_jwt, acs_system_account_jwt and acs_sys_creds."]
+    without = plan.ncred_files_exist(plan.Inputs(role_defaults(), ncred_files=missing))
+    assert "Run the REGION1 bootstrap first" in without[0] and "Region One Token" not in without[0]
