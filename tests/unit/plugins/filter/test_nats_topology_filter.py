@@ -82,3 +82,45 @@ def test_restart_hosts_are_running_servers_that_need_a_restart():
         "e": {},
     }
     assert FILTERS["nats_restart_hosts"](hostvars, ["b", "a", "c", "d", "e"]) == ["b", "a"]
+
+
+def test_bad_arguments_name_the_filter_and_what_to_give():
+    with pytest.raises(AnsibleFilterError, match=r"^nats_topology: groups must be the groups variable, got 'list'$"):
+        FILTERS["nats_topology"]({}, ["nats_servers"])
+    with pytest.raises(AnsibleFilterError, match=r"^nats_topology: cluster_groups must be a list of group names$"):
+        FILTERS["nats_topology"]({}, {"nats_servers": []}, cluster_groups="east")
+    with pytest.raises(AnsibleFilterError, match=r"^nats_topology: x is in the groups but not in hostvars$"):
+        FILTERS["nats_topology"]({}, {"nats_servers": ["x"]})
+    options_error = r"^nats_stack_options: give a dict of the nats_stack_\* options and the groups variable$"
+    for options, groups in (("primary", {}), ({}, ["acs_primary"])):
+        with pytest.raises(AnsibleFilterError, match=options_error):
+            FILTERS["nats_stack_options"](options, groups)
+    plan_error = r"^nats_stack_plan: give hostvars, the groups variable and a dict of the nats_stack_\* options$"
+    for options, groups in (("primary", {}), ({}, ["nats_servers"])):
+        with pytest.raises(AnsibleFilterError, match=plan_error):
+            FILTERS["nats_stack_plan"]({}, groups, options)
+
+
+def test_an_inventory_without_servers_has_an_empty_topology():
+    assert FILTERS["nats_topology"]({}, {"all": ["acs"]})["servers"] == []
+    plan = FILTERS["nats_stack_plan"]({}, {"all": ["acs"]}, {})
+    assert plan["topology"]["servers"] == [] and plan["options"]["acs_managed_nodes"] == []
+
+
+def test_the_message_channel_server_option_is_handed_on():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"]}
+    assert FILTERS["nats_topology"]({"a": {}, "b": {}}, groups)["kind"] == "cluster"
+    none = FILTERS["nats_topology"]({"a": {}, "b": {}}, groups, "none")
+    assert none["kind"] == "none" and none["hosts"] == {}
+
+
+def test_stack_plan_hands_on_the_account_server_address_and_cluster_groups():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"], "rack1": ["a"]}
+    hostvars = {"a": {}, "b": {}}
+    assert FILTERS["nats_stack_plan"](hostvars, groups, {})["options"]["primary_acs_fqdn"] == ""
+    assert FILTERS["nats_stack_options"]({}, groups)["options"]["primary_acs_fqdn"] == ""
+    plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "acs.example.com")
+    assert plan["options"]["primary_acs_fqdn"] == "acs.example.com"
+    assert [p for p in plan["problems"] if p.startswith("a is in 2 cluster groups")]
+    plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "acs.example.com", cluster_groups=["east"])
+    assert plan["problems"] == [] and plan["topology"]["clusters"] == {"east": ["a", "b"]}
