@@ -189,3 +189,8 @@ def test_binary_facts_of_a_file_that_does_not_run(tmp_path):
     with pytest.raises(AnsibleFilterError) as failure:
         FILTERS["nats_server_binary_facts"](str(tmp_path / "absent"))
     assert str(failure.value).startswith("nats_server_binary_facts: cannot read %r: " % str(tmp_path / "absent"))
+
+
+def test_a_bad_tls_switch_is_named_before_the_version_is_asked():
+    with pytest.raises(AnsibleFilterError, match=r"^nats_server_config: nats_server_client_tls must be true or false"):
+        FILTERS["nats_server_config"](role_defaults(nats_server_client_tls="maybe"))
