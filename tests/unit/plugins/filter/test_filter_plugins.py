@@ -16,6 +16,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cmsgs.nats.plugins.filter import region1_bootstrap, tls_checks
+from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 
 TOP = pathlib.Path(region1_bootstrap.__file__).resolve().parents[2]
 FILTER_DIR = TOP / "plugins" / "filter"
@@ -72,3 +73,10 @@ def test_tls_check_problems_keeps_unreadable_files_out_only_in_check_mode():
     assert problems(results) == [expired, "/srv/certs/cmserver/ca.pem [unreadable]: cannot read the CA"]
     assert problems(results, check_mode=False) == problems(results)
     assert problems(results, check_mode=True) == [expired]
+
+
+def test_region1_bootstrap_plan_names_the_missing_jwt_libraries(monkeypatch):
+    monkeypatch.setattr(nats_jwt, "HAS_NKEYS", False)
+    with pytest.raises(AnsibleFilterError) as failure:
+        region1_bootstrap.FilterModule().filters()["region1_bootstrap_plan"]({})
+    assert str(failure.value) == "the Python libraries nkeys and PyNaCl are needed on the controller to read NATS JWTs"
