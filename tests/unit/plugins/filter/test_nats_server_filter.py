@@ -194,3 +194,13 @@ def test_binary_facts_of_a_file_that_does_not_run(tmp_path):
 def test_a_bad_tls_switch_is_named_before_the_version_is_asked():
     with pytest.raises(AnsibleFilterError, match=r"^nats_server_config: nats_server_client_tls must be true or false"):
         FILTERS["nats_server_config"](role_defaults(nats_server_client_tls="maybe"))
+
+
+def test_gateway_pins_come_from_the_tls_checks_the_role_ran():
+    peers = [{"name": "east", "urls": ["nats://east-1:7222"]}, {"name": "west", "urls": ["nats://west-1:7222"]}]
+    values = role_defaults(nats_server_install_method="release", nats_server_version="2.15.1",
+                           nats_server_cluster_name="east", nats_server_gateway_name="east",
+                           nats_server_gateway_peers=peers, nats_server_gateway_pinned_certs="true")
+    checks = [{"item": {"purpose": "gateway_peer"}, "spki_sha256": "aa"}]
+    config = FILTERS["nats_server_config"](values, tls_checks=checks)
+    assert config["gateway"]["tls"]["pinned_certs"] == ["aa"]

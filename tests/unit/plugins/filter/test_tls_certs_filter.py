@@ -45,19 +45,19 @@ def write(path, data):
 class ClientPki:
     """<pki>/client/ca.{pem,key} and <pki>/client/nats-1/{cert,privkey}.pem, as tls_certs issues them."""
 
-    def __init__(self, pki_dir):
-        self.dir = str(pki_dir / "client")
+    def __init__(self, pki_dir, purpose="client"):
+        self.dir = str(pki_dir / purpose)
         self.ca_key = make_key()
         self.ca = make_cert("cmsgs.nats client CA", self.ca_key, ca=True)
         write(self.dir + "/ca.pem", cert_pem(self.ca))
         write(self.dir + "/ca.key", key_pem(self.ca_key))
 
-    def leaf(self, sans=NAMES, days=90, issuer=None, issuer_key=None, key=None):
+    def leaf(self, sans=NAMES, days=90, issuer=None, issuer_key=None, key=None, target="nats-1"):
         own_key = make_key()
-        cert = make_cert("nats-1", own_key, issuer or self.ca, issuer_key or self.ca_key, sans=sans,
+        cert = make_cert(target, own_key, issuer or self.ca, issuer_key or self.ca_key, sans=sans,
                          not_after=NOW + days * DAY)
-        write(self.dir + "/nats-1/cert.pem", cert_pem(cert))
-        write(self.dir + "/nats-1/privkey.pem", key_pem(key or own_key))
+        write(self.dir + "/%s/cert.pem" % target, cert_pem(cert))
+        write(self.dir + "/%s/privkey.pem" % target, key_pem(key or own_key))
 
 
 def issue_set(variables, names=NAMES):
@@ -130,3 +130,17 @@ def test_a_host_certificate_is_due_for_a_name_it_lacks_or_no_longer_has(tmp_path
     ClientPki(tmp_path).leaf()
     assert issue_set(role_vars(tmp_path), names=["nats-1"])["reasons"] == [
         "its subjectAltNames still hold 10.0.0.9"]
+
+
+def test_a_gateway_certificate_gains_the_names_of_its_hosts_but_keeps_those_a_limited_run_does_not_see(tmp_path):
+    ClientPki(tmp_path, "gateway").leaf(sans=["east-1", "east-2"], target="east")
+    both = [{"names": ["east-1"], "purposes": ["gateway"], "gateway": "east"},
+            {"names": ["east-2"], "purposes": ["gateway"], "gateway": "east"}]
+    variables = role_vars(tmp_path, tls_certs_purposes=["gateway"], tls_certs_gateway_name="east")
+    cert = FILTERS["tls_certs_issue_set"](variables, "gateway", "east", both, ["ignored"])
+    assert cert["names"] == ["east-1", "east-2"] and cert["reasons"] == []
+    # --limit east-1: east-2 is not in the play, its name stays in the certificate.
+    assert FILTERS["tls_certs_issue_set"](variables, "gateway", "east", both[:1], ["ignored"])["reasons"] == []
+    grown = both + [{"names": ["east-3"], "purposes": ["gateway"], "gateway": "east"}]
+    assert FILTERS["tls_certs_issue_set"](variables, "gateway", "east", grown, [])["reasons"] == [
+        "its subjectAltNames lack east-3"]

@@ -209,3 +209,10 @@ def test_missing_cryptography_is_named(monkeypatch, pki):
     with pytest.raises(AnsibleFilterError) as failure:
         reasons(pki.ca_path)
     assert str(failure.value) == "tls_renewal_reasons needs the Python library cryptography on the controller"
+
+
+def test_a_ca_without_digital_signature_is_still_checked_for_its_validity(pki):
+    old_key = make_key()
+    expired = pki.write("expired-ca.pem", cert_pem(make_cert("Old CA", old_key, ca=True, digital_signature=False,
+                                                             not_before=NOW - 10 * DAY, not_after=NOW - DAY)))
+    assert reasons(expired, ca_path=expired) == ["it has expired"]
