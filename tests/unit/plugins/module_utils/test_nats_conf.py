@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
     NatsConfError,
+    check,
     fingerprint_of,
     redact,
     render,
@@ -173,3 +174,72 @@ def test_jwt_values_finds_every_inline_jwt_and_nothing_else():
     }
     assert jwt_values(config) == {operator, account}
     assert jwt_values({"operator": "/srv/ncred/REGION1.jwt"}) == set()
+
+
+def _refusal(function, *args):
+    with pytest.raises(NatsConfError) as failure:
+        function(*args)
+    return str(failure.value)
+
+
+def test_refusals_say_where_the_bad_value_is():
+    assert _refusal(render, ["listen"]) == "the configuration must be a mapping, got list"
+    assert _refusal(render, {"": 1}) == "configuration keys must be non-empty strings, got ''"
+    assert _refusal(render, {"cluster": {"routes": [None]}}) == "cluster.routes[0]: a list cannot hold an empty value"
+    assert _refusal(render, {"cluster": {"pool": {"size": b"3"}}}).startswith(
+        "cluster.pool.size: b'3' is not a string, number, boolean, list or mapping")
+
+
+def test_scalars_are_spelled_as_nats_server_reads_them():
+    body = render({"debug": False, "trace": True, "ping_interval": 1.5, "port": 4222, "tags": {}}).split("\n\n", 1)[1]
+    assert body == "debug: false\nping_interval: 1.5\nport: 4222\ntags: {}\ntrace: true\n"
+
+
+def test_only_the_first_lines_hold_the_fingerprint():
+    assert fingerprint_of("\n" * 5 + "# restart-scope: abc\n") is None
+    assert fingerprint_of("# a\n# restart-scope: abc \n") == "abc"
+
+
+@pytest.mark.parametrize("payload, pending, words", [
+    ("2MB", "1MB", "max_payload (2097152) is larger than max_pending (1048576): nats-server -t accepts this"),
+    (70 * 1024 * 1024, None, "max_payload (73400320) is larger than max_pending (67108864, nats-server's default):"),
+    ("1025", "1k", "max_payload (1025) is larger than max_pending (1024):"),
+    ("2G", "1gb", "max_payload (2147483648) is larger than max_pending (1073741824):"),
+    ("2T", "1 TB", "max_payload (2199023255552) is larger than max_pending (1099511627776):"),
+])
+def test_a_payload_larger_than_the_pending_limit_is_refused_before_the_server_refuses_to_start(payload, pending, words):
+    config = {"max_payload": payload} if pending is None else {"max_payload": payload, "max_pending": pending}
+    message = _refusal(check, config)
+    assert message.startswith(words), message
+    assert message.endswith("Lower max_payload (nats_server_max_payload) or raise max_pending.")
+
+
+@pytest.mark.parametrize("config", [
+    {"max_payload": "64MB"}, {"max_payload": "1MB", "max_pending": 1048576}, {"max_payload": 1024, "max_pending": "1K"},
+    {"max_pending": "any text"}, {}, "not a mapping", {"max_payload": " 512 ", "max_pending": "1KiB"},
+])
+def test_payloads_within_the_pending_limit_pass(config):
+    assert check(config) is None
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"max_payload": True}, "max_payload must be a size in bytes, got True"),
+    ({"max_payload": "1 megabyte"}, "max_payload must be a size in bytes, got '1 megabyte'"),
+    ({"max_payload": 1, "max_pending": "lots"}, "max_pending must be a size in bytes, got 'lots'"),
+])
+def test_sizes_that_are_no_sizes_are_named(config, words):
+    assert _refusal(check, config) == words
+
+
+def test_redact_follows_blocks_to_tell_a_key_file_from_an_encryption_key():
+    text = render({"jetstream": {"key": "s3cret-key", "store_dir": "/js"},
+                   "tls": {"key": "/srv/certs/cmserver/privkey.pem"},
+                   "leafnodes": {"remotes": [{"url": "nats://u:leafpw@h:7422"}]}})
+    masked = redact(text)
+    assert "s3cret-key" not in masked and "leafpw" not in masked
+    assert 'key: "/srv/certs/cmserver/privkey.pem"' in masked and 'store_dir: "/js"' in masked
+    assert "nats://u:********@h:7422" in masked
+
+
+def test_known_secrets_are_masked_longest_first():
+    assert redact("tags: [\"abcdef\"]", extra_secrets={"abc", "abcdef"}) == 'tags: ["********"]'
