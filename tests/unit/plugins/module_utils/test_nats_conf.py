@@ -243,3 +243,9 @@ def test_redact_follows_blocks_to_tell_a_key_file_from_an_encryption_key():
 
 def test_known_secrets_are_masked_longest_first():
     assert redact("tags: [\"abcdef\"]", extra_secrets={"abc", "abcdef"}) == 'tags: ["********"]'
+
+
+def test_nested_blocks_are_indented_by_depth_and_every_null_is_left_out():
+    body = render({"cluster": {"authorization": None, "pool": {"a": None, "size": 3}, "routes": [{"url": "nats://a:6222"}]},
+                   "debug": None}).split("\n\n", 1)[1]
+    assert body == ('cluster: {\n  pool: {\n    size: 3\n  }\n  routes: [\n    {\n      url: "nats://a:6222"\n    }\n  ]\n}\n')

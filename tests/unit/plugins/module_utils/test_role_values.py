@@ -116,3 +116,10 @@ def test_role_vars_defaults_and_membership():
         role_vars.list("port")
     assert str(failure.value) == "port must be a list, got 4222."
     assert RoleVars(None).list("peers") == []
+
+
+def test_role_vars_int_checks_both_bounds():
+    with pytest.raises(RoleValueError, match=r"^port must be between 1 and 65535, got 0\.$"):
+        RoleVars({"port": "0"}).int("port", 1, 65535)
+    with pytest.raises(RoleValueError, match=r"^port must be between 1 and 65535, got 65536\.$"):
+        RoleVars({"port": 65536}).int("port", 1, 65535)
