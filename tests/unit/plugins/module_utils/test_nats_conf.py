@@ -249,3 +249,8 @@ def test_nested_blocks_are_indented_by_depth_and_every_null_is_left_out():
     body = render({"cluster": {"authorization": None, "pool": {"a": None, "size": 3}, "routes": [{"url": "nats://a:6222"}]},
                    "debug": None}).split("\n\n", 1)[1]
     assert body == ('cluster: {\n  pool: {\n    size: 3\n  }\n  routes: [\n    {\n      url: "nats://a:6222"\n    }\n  ]\n}\n')
+
+
+def test_each_watched_file_has_its_own_header_line_in_path_order():
+    text = render({"listen": "0.0.0.0:4222"}, watched={"/certs/key.pem": "bbb", "/certs/cert.pem": "aaa"})
+    assert text.split("\n")[2:5] == ["# watched: /certs/cert.pem aaa", "# watched: /certs/key.pem bbb", ""]
