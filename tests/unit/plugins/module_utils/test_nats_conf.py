@@ -254,3 +254,12 @@ def test_nested_blocks_are_indented_by_depth_and_every_null_is_left_out():
 def test_each_watched_file_has_its_own_header_line_in_path_order():
     text = render({"listen": "0.0.0.0:4222"}, watched={"/certs/key.pem": "bbb", "/certs/cert.pem": "aaa"})
     assert text.split("\n")[2:5] == ["# watched: /certs/cert.pem aaa", "# watched: /certs/key.pem bbb", ""]
+
+
+def test_jwts_in_a_list_are_found_too():
+    from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import jwt_values
+
+    # nats-server takes several trusted operators as a list.
+    first = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPQUJDIn0.c2lnbmF0dXJl"
+    second = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPWFlaIn0.b3RoZXI"
+    assert jwt_values({"operator": [first, " %s\n" % second], "accounts": []}) == {first, second}
