@@ -263,3 +263,9 @@ def test_jwts_in_a_list_are_found_too():
     first = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPQUJDIn0.c2lnbmF0dXJl"
     second = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPWFlaIn0.b3RoZXI"
     assert jwt_values({"operator": [first, " %s\n" % second], "accounts": []}) == {first, second}
+
+
+def test_a_token_alone_in_a_url_is_masked_and_comments_are_not_settings():
+    assert redact('leafnodes {\n  remotes = [ { url: "nats://s3cr3t-tok@h:7422" } ]\n}') == (
+        'leafnodes {\n  remotes = [ { url: "nats://********@h:7422" } ]\n}')
+    assert redact("# password: kept in the vault\nlisten: 4222") == "# password: kept in the vault\nlisten: 4222"
