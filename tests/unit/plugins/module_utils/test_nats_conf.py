@@ -269,3 +269,15 @@ def test_a_token_alone_in_a_url_is_masked_and_comments_are_not_settings():
     assert redact('leafnodes {\n  remotes = [ { url: "nats://s3cr3t-tok@h:7422" } ]\n}') == (
         'leafnodes {\n  remotes = [ { url: "nats://********@h:7422" } ]\n}')
     assert redact("# password: kept in the vault\nlisten: 4222") == "# password: kept in the vault\nlisten: 4222"
+
+
+@pytest.mark.parametrize("inner", ['tags: [\n    "a"\n  ]', 'limits\n  {\n    max_mem: 1\n  }', 'tags\n  [\n    "a"\n  ]'])
+def test_the_jetstream_key_is_masked_after_a_nested_block_or_list_in_any_brace_style(inner):
+    old = 'jetstream {\n  %s\n  key: "s3cret-key"\n}\ntls {\n  key: "/srv/certs/privkey.pem"\n}' % inner
+    masked = redact(old)
+    assert "s3cret-key" not in masked and '  key: "********"' in masked.split("\n")
+    assert '  key: "/srv/certs/privkey.pem"' in masked.split("\n")
+
+
+def test_a_masked_setting_keeps_its_name_and_layout():
+    assert redact('authorization {\n  password = "hunter2"\n}') == 'authorization {\n  password = "********"\n}'
