@@ -281,3 +281,8 @@ def test_the_jetstream_key_is_masked_after_a_nested_block_or_list_in_any_brace_s
 
 def test_a_masked_setting_keeps_its_name_and_layout():
     assert redact('authorization {\n  password = "hunter2"\n}') == 'authorization {\n  password = "********"\n}'
+
+
+def test_a_blank_line_inside_a_block_does_not_end_it():
+    masked = redact('jetstream {\n  store_dir: "/js"\n\n  key: "s3cret-key"\n}')
+    assert masked == 'jetstream {\n  store_dir: "/js"\n\n  key: "********"\n}'
