@@ -286,3 +286,14 @@ def test_a_masked_setting_keeps_its_name_and_layout():
 def test_a_blank_line_inside_a_block_does_not_end_it():
     masked = redact('jetstream {\n  store_dir: "/js"\n\n  key: "s3cret-key"\n}')
     assert masked == 'jetstream {\n  store_dir: "/js"\n\n  key: "********"\n}'
+
+
+def test_the_fingerprint_does_not_depend_on_the_order_of_keys():
+    one = {"gateway": {"name": "east", "listen": "0.0.0.0:7222", "authorization": {"user": "g", "password": "p"}}}
+    two = {"gateway": {"authorization": {"password": "p", "user": "g"}, "listen": "0.0.0.0:7222", "name": "east"}}
+    assert restart_fingerprint(one) == restart_fingerprint(two)
+
+
+def test_a_known_secret_inside_another_is_masked_whole():
+    # "b" sorts after "ab": masking it first would leave "a" of the longer secret behind.
+    assert redact('token: "ab"\ntags: ["b"]', extra_secrets={"b", "ab"}) == 'token: "********"\ntags: ["********"]'
