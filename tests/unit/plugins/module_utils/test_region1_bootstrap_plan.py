@@ -149,3 +149,12 @@ def test_sys_creds_without_the_system_user_in_the_store_are_an_orphan_and_the_ex
     assert plan.orphans(role_defaults(), entries) == ["/srv/ncred/creds/sys.creds"]
     assert plan.plan(role_defaults(region1_bootstrap_export_sys_creds="true"))["export_sys_creds"] is True
     assert len(plan.PREFLIGHT_RULES) == len(PREFLIGHT_CASES) and all(callable(rule) for rule in plan.PREFLIGHT_RULES)
+
+
+def test_preflight_reads_the_variables_it_is_given_as_a_mapping_or_role_vars():
+    from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleVars
+
+    bad = role_defaults(region1_bootstrap_nsc_dir="nsc")
+    assert [p for p in plan.preflight_problems(bad) if "('nsc') must be absolute paths" in p]
+    assert plan.preflight_problems(RoleVars(bad)) == plan.preflight_problems(bad)
+    assert plan.plan(RoleVars(role_defaults()))["layout"] == plan.plan(role_defaults())["layout"]
