@@ -47,11 +47,15 @@ def main(mutants, equivalent_md):
     explained = equivalents(equivalent_md)
     counts = collections.defaultdict(collections.Counter)
     survivors = collections.defaultdict(list)
+    # Listed as equivalent but tried and no longer surviving: the list is stale.
+    stale = []
     for meta in sorted(glob.glob(os.path.join(mutants, "**", "*.py.meta"), recursive=True)):
         folder = folder_of(meta, mutants)
         with open(meta, encoding="utf-8") as handle:
             results = json.load(handle)["exit_code_by_key"]
         for name, code in sorted(results.items()):
+            if name in explained and code is not None and code not in SURVIVED:
+                stale.append(name)
             if code in KILLED or code in TIMEOUT:
                 counts[folder]["killed"] += 1
             elif code in SURVIVED and name in explained:
@@ -82,10 +86,9 @@ def main(mutants, equivalent_md):
             print("\nsurvivors in %s (see one with: cd .cache/mutation && ../../.venv/bin/mutmut show NAME):" % folder)
             for name in survivors[folder]:
                 print("  " + name)
-    stale = sorted(set(explained) - {n for f in survivors for n in survivors[f]})
     if stale:
         print("\nlisted in %s but no longer surviving (remove them): %s" % (
-            os.path.relpath(equivalent_md), ", ".join(stale)))
+            os.path.relpath(equivalent_md), ", ".join(sorted(stale))))
     if explained:
         print("\n%d survivor(s) explained in %s" % (len(explained), os.path.relpath(equivalent_md)))
     return 1 if unexplained else 0

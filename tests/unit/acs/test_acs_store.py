@@ -15,7 +15,9 @@ from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, no
 
 use_source_tree()
 
+from cmsgs_acs import nats_jwt  # noqa: E402
 from cmsgs_acs import store as store_module  # noqa: E402
+from cmsgs_acs.nats_jwt import ACCOUNT  # noqa: E402
 from cmsgs_acs.nats_link import _account_of, _reply_outcome  # noqa: E402
 
 
@@ -117,3 +119,50 @@ def test_a_write_is_flushed_then_renamed_then_the_folder_flushed(tmp_path, monke
     assert events[2] == ("fsync", str(tmp_path))
     assert (tmp_path / "A.jwt").read_bytes() == b"token"
     assert oct(os.stat(target).st_mode & 0o777) == oct(0o600)
+
+
+def _open_store(store_dir, tokens):
+    os.makedirs(store_dir, exist_ok=True)
+    for account, token in tokens:
+        (store_dir / (account.public_key + ".jwt")).write_text(token)
+    store = store_module.Store(str(store_dir))
+    store.open()
+    return store
+
+
+def test_a_pack_holds_every_live_jwt_in_key_order_and_its_hash_is_the_xor_of_all(region, tmp_path):
+    accounts = sorted((new_account() for _ in range(3)), key=lambda pair: pair.public_key)
+    store = _open_store(tmp_path / "store", [(a, region.mint(a, expires=now() + 3600)) for a in accounts])
+    datas = [(tmp_path / "store" / (a.public_key + ".jwt")).read_bytes() for a in accounts]
+    xor = 0
+    for data in datas:
+        xor ^= int.from_bytes(hashlib.sha256(data).digest(), "big")
+    assert store.pack_hash() == xor.to_bytes(32, "big")
+    lines = [a.public_key.encode() + b"|" + data for a, data in zip(accounts, datas)]
+    assert store.pack_lines() == lines
+    assert store.pack_lines(limit=1) == lines[:1] and store.pack_lines(limit=0) == []
+
+
+def test_expiry_is_judged_at_the_time_asked_about(region, tmp_path):
+    account, ancient = new_account(), new_account()
+    expires = now() + 3600
+    store = _open_store(tmp_path / "store", [(account, region.mint(account, expires=expires)),
+                                             (ancient, region.mint(ancient, issued_at=0, expires=1))])
+    assert [entry.pub for entry in store.live_entries()] == [account.public_key]
+    # At its exp second a JWT still counts; after it, it is left out of packs and their hash.
+    assert [entry.pub for entry in store.live_entries(now=expires)] == [account.public_key]
+    assert store.pack_lines(now=expires + 1) == [] and store.pack_hash(now=expires + 1) == bytes(32)
+    assert sorted(run(store.delete_expired(now=expires))) == [ancient.public_key]
+    assert run(store.delete_expired(now=expires + 1)) == [account.public_key]
+    assert len(store) == 0 and sorted(os.listdir(tmp_path / "store")) == []
+
+
+def test_a_push_older_than_the_stored_jwt_is_refused_naming_both(region, tmp_path):
+    account = new_account()
+    store = _open_store(tmp_path / "store", [(account, region.mint(account, issued_at=now()))])
+    older = nats_jwt.decode(region.mint(account, issued_at=now() - 60), expected_kind=ACCOUNT)
+    with pytest.raises(store_module.OlderJwt) as failure:
+        run(store.save(older))
+    assert str(failure.value) == "older JWT"
+    assert failure.value.current is store.get(account.public_key) and failure.value.offered.iat == older.claims["iat"]
+    assert run(store.save(older, refuse_older=False)) == (False, store.get(account.public_key))

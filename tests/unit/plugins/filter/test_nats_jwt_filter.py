@@ -146,3 +146,22 @@ def test_values_that_are_no_token_are_named(value, reason):
     with pytest.raises(AnsibleFilterError) as failure:
         nats_jwt_claims(value)
     assert str(failure.value) == "nats_jwt_claims: not a valid NATS JWT: " + reason
+
+
+def test_bytes_that_are_no_text_are_named_not_raised():
+    # A file read as bytes (a lookup, a slurp) may hold anything; the reason comes back, not a decode error.
+    reason = nats_jwt_error(b"\xff\xfe.e30.AA")
+    assert reason.startswith("not a valid NATS JWT: a JWT segment is not base64url"), reason
+
+
+def test_usage_errors_say_what_to_give():
+    with pytest.raises(AnsibleFilterError) as failure:
+        nats_jwt_claims(GO_TOKENS["operator"], kind="server")
+    assert str(failure.value) == "kind must be one of operator, account, user, not 'server'"
+
+
+def test_missing_libraries_are_named_in_full(monkeypatch):
+    monkeypatch.setattr(nats_jwt, "HAS_NKEYS", False)
+    with pytest.raises(AnsibleFilterError) as failure:
+        nats_jwt_claims(GO_TOKENS["operator"])
+    assert str(failure.value) == "the Python libraries nkeys and PyNaCl are needed on the controller to read NATS JWTs"

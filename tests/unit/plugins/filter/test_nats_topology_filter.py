@@ -95,3 +95,53 @@ def test_a_servers_topology_is_the_stack_plans_when_there_is_one():
     assert FILTERS["nats_server_topology"]({}, groups, "a", stack_plan) == {}
     with pytest.raises(AnsibleFilterError, match="stack_plan must be the result of nats_stack_plan"):
         FILTERS["nats_server_topology"]({}, groups, "a", "plan")
+
+
+def test_bad_arguments_name_the_filter_and_what_to_give():
+    with pytest.raises(AnsibleFilterError, match=r"^nats_topology: groups must be the groups variable, got 'list'$"):
+        FILTERS["nats_topology"]({}, ["nats_servers"])
+    with pytest.raises(AnsibleFilterError, match=r"^nats_topology: cluster_groups must be a list of group names$"):
+        FILTERS["nats_topology"]({}, {"nats_servers": []}, cluster_groups="east")
+    with pytest.raises(AnsibleFilterError, match=r"^nats_topology: x is in the groups but not in hostvars$"):
+        FILTERS["nats_topology"]({}, {"nats_servers": ["x"]})
+    options_error = r"^nats_stack_options: give a dict of the nats_stack_\* options and the groups variable$"
+    for options, groups in (("primary", {}), ({}, ["acs_primary"])):
+        with pytest.raises(AnsibleFilterError, match=options_error):
+            FILTERS["nats_stack_options"](options, groups)
+    plan_error = r"^nats_stack_plan: give hostvars, the groups variable and a dict of the nats_stack_\* options$"
+    for options, groups in (("primary", {}), ({}, ["nats_servers"])):
+        with pytest.raises(AnsibleFilterError, match=plan_error):
+            FILTERS["nats_stack_plan"]({}, groups, options)
+
+
+def test_an_inventory_without_servers_has_an_empty_topology():
+    assert FILTERS["nats_topology"]({}, {"all": ["acs"]})["servers"] == []
+    plan = FILTERS["nats_stack_plan"]({}, {"all": ["acs"]}, {})
+    assert plan["topology"]["servers"] == [] and plan["options"]["acs_managed_nodes"] == []
+
+
+def test_the_message_channel_server_option_is_handed_on():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"]}
+    assert FILTERS["nats_topology"]({"a": {}, "b": {}}, groups)["kind"] == "cluster"
+    none = FILTERS["nats_topology"]({"a": {}, "b": {}}, groups, "none")
+    assert none["kind"] == "none" and none["hosts"] == {}
+
+
+def test_stack_plan_hands_on_the_account_server_address_and_cluster_groups():
+    groups = {"all": ["a", "b"], "nats_servers": ["a", "b"], "east": ["a", "b"], "rack1": ["a"]}
+    hostvars = {"a": {}, "b": {}}
+    assert FILTERS["nats_stack_plan"](hostvars, groups, {})["options"]["primary_acs_fqdn"] == ""
+    assert FILTERS["nats_stack_options"]({}, groups)["options"]["primary_acs_fqdn"] == ""
+    plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "acs.example.com")
+    assert plan["options"]["primary_acs_fqdn"] == "acs.example.com"
+    assert [p for p in plan["problems"] if p.startswith("a is in 2 cluster groups")]
+    plan = FILTERS["nats_stack_plan"](hostvars, groups, {}, "acs.example.com", cluster_groups=["east"])
+    assert plan["problems"] == [] and plan["topology"]["clusters"] == {"east": ["a", "b"]}
+
+
+def test_stack_plan_hands_on_the_hosts_of_the_run():
+    groups = {"all": ["a", "acs-1"], "nats_servers": ["a"], "east": ["a"], "acs_primary": ["acs-1"]}
+    options = {"nats_stack_enable_acs": "primary"}
+    assert FILTERS["nats_stack_plan"]({"a": {}}, groups, options)["deploy_problems"] == []
+    limited = FILTERS["nats_stack_plan"]({"a": {}}, groups, options, "acs-1", run_hosts=("a",))
+    assert limited["deploy_problems"] and "--limit 'a,acs-1'" in limited["deploy_problems"][0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.cmsgs.nats.plugins.filter.tls_ca_change import tls_ca_change
+from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
 
 
 def _ca(key, days):
@@ -57,3 +59,39 @@ def test_a_loop_result_finds_its_ca_by_purpose(tmp_path):
     (tmp_path / "client" / "ca.pem").write_bytes(_ca(ec.generate_private_key(ec.SECP256R1()), 3650))
     slurped = dict(_slurped(_ca(key, 3650)), item="client")
     assert "different CA" in tls_ca_change(slurped, pki_dir=str(tmp_path))
+
+
+def _pin(pem):
+    """The key fingerprint as nats-server's pinned_certs takes it: hex SHA-256 of the SubjectPublicKeyInfo."""
+    key = x509.load_pem_x509_certificate(pem).public_key()
+    return hashlib.sha256(key.public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
+def test_the_sentence_names_both_files_and_both_keys(tmp_path):
+    controller_pem, host_pem = (_ca(ec.generate_private_key(ec.SECP256R1()), 3650) for _ in range(2))
+    controller = tmp_path / "ca.pem"
+    controller.write_bytes(controller_pem)
+    assert tls_ca_change(_slurped(host_pem), str(controller)) == (
+        "/srv/certs/cmserver/ca.pem holds a CA with key sha256:%s, but the controller's %s is a different CA"
+        " (key sha256:%s)" % (_pin(host_pem), controller, _pin(controller_pem)))
+    # PEM text instead of a slurp result: the host's file is not known unless given.
+    assert tls_ca_change(host_pem.decode("ascii"), str(controller)).startswith("the host's CA holds a CA with key")
+    assert tls_ca_change(host_pem.decode("ascii"), str(controller), host_path="/etc/x/ca.pem").startswith(
+        "/etc/x/ca.pem holds a CA with key sha256:%s, " % _pin(host_pem))
+
+
+def test_a_host_file_that_holds_no_certificate_is_no_change(tmp_path):
+    controller = tmp_path / "ca.pem"
+    controller.write_bytes(_ca(ec.generate_private_key(ec.SECP256R1()), 3650))
+    assert tls_ca_change(_slurped(b""), str(controller)) == ""
+    assert tls_ca_change("", str(controller)) == ""
+
+
+def test_missing_arguments_and_libraries_are_named(tmp_path, monkeypatch):
+    with pytest.raises(AnsibleFilterError, match=r"^tls_ca_change: give controller_ca_path or pki_dir$"):
+        tls_ca_change(_slurped(b""))
+    monkeypatch.setattr(tls_spec, "HAS_CRYPTOGRAPHY", False)
+    with pytest.raises(AnsibleFilterError,
+                       match=r"^tls_ca_change needs the Python library cryptography on the controller$"):
+        tls_ca_change(_slurped(b""), str(tmp_path / "ca.pem"))

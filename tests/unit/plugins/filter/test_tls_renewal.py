@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
@@ -158,3 +160,59 @@ def test_an_unknown_purpose_names_every_purpose(pki):
         reasons(cert, purpose="routes")
     assert str(failure.value) == "tls_renewal_reasons: purpose 'routes' is not one of %s" % ", ".join(
         sorted(tls_spec.PURPOSES))
+
+
+def test_names_match_whatever_their_case_or_trailing_dot(pki):
+    cert, key, _cert, _key = pki.leaf("upper", sans=["NATS-BOX", "nats-1.example.com."])
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path,
+                   names=["NATS-BOX", "nats-1.example.com"]) == []
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path,
+                   names=["nats-box.", "NATS-1.EXAMPLE.COM"]) == []
+
+
+def test_an_rsa_certificate_of_the_private_pki_is_not_reissued_for_its_type(pki):
+    # The ECDSA requirement is the server's TLS check; only a weak RSA key is a reason to issue again.
+    cert, key, _cert, _key = pki.leaf("rsa", kind="rsa2048", sans=NAMES)
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES) == []
+    cert, key, _cert, _key = pki.leaf("weak", kind="rsa1024", sans=NAMES)
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES) == [
+        "it fails the key_size check"]
+
+
+def test_a_ca_is_not_checked_for_host_names_or_usages_but_for_its_validity(pki, tmp_path):
+    assert reasons(pki.ca_path, ca_path=pki.ca_path, names=NAMES) == []
+    old_key = make_key()
+    expired = pki.write("expired-ca.pem", cert_pem(make_cert("Old CA", old_key, ca=True, not_before=NOW - 10 * DAY,
+                                                             not_after=NOW - DAY)))
+    assert reasons(expired, ca_path=expired, names=NAMES) == ["it has expired"]
+
+
+def test_a_readable_key_is_fixed_by_its_mode_not_by_issuing_again(pki, tmp_path):
+    cert, key = leaf(pki)
+    os.chmod(key, 0o644)
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES) == []
+    other_ca = Pki(tmp_path, name="Other CA")
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=other_ca.ca_path, names=NAMES) == [
+        "it is not signed by the current CA"]
+
+
+def test_only_the_certificate_expiring_counts_not_its_ca(pki):
+    soon_key = make_key()
+    soon_ca = make_cert("Soon CA", soon_key, ca=True, not_after=NOW + 10 * DAY)
+    soon_path = pki.write("soon-ca.pem", cert_pem(soon_ca))
+    cert, key, _cert, _key = pki.leaf("under-soon", sans=NAMES, issuer=soon_ca, issuer_key=soon_key)
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=soon_path, names=NAMES) == []
+
+
+def test_missing_cryptography_is_named(monkeypatch, pki):
+    monkeypatch.setattr(tls_spec, "HAS_CRYPTOGRAPHY", False)
+    with pytest.raises(AnsibleFilterError) as failure:
+        reasons(pki.ca_path)
+    assert str(failure.value) == "tls_renewal_reasons needs the Python library cryptography on the controller"
+
+
+def test_a_ca_without_digital_signature_is_still_checked_for_its_validity(pki):
+    old_key = make_key()
+    expired = pki.write("expired-ca.pem", cert_pem(make_cert("Old CA", old_key, ca=True, digital_signature=False,
+                                                             not_before=NOW - 10 * DAY, not_after=NOW - DAY)))
+    assert reasons(expired, ca_path=expired) == ["it has expired"]

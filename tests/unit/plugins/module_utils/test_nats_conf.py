@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
     NatsConfError,
+    check,
     fingerprint_of,
     redact,
     render,
@@ -173,3 +174,126 @@ def test_jwt_values_finds_every_inline_jwt_and_nothing_else():
     }
     assert jwt_values(config) == {operator, account}
     assert jwt_values({"operator": "/srv/ncred/REGION1.jwt"}) == set()
+
+
+def _refusal(function, *args):
+    with pytest.raises(NatsConfError) as failure:
+        function(*args)
+    return str(failure.value)
+
+
+def test_refusals_say_where_the_bad_value_is():
+    assert _refusal(render, ["listen"]) == "the configuration must be a mapping, got list"
+    assert _refusal(render, {"": 1}) == "configuration keys must be non-empty strings, got ''"
+    assert _refusal(render, {"cluster": {"routes": [None]}}) == "cluster.routes[0]: a list cannot hold an empty value"
+    assert _refusal(render, {"cluster": {"pool": {"size": b"3"}}}).startswith(
+        "cluster.pool.size: b'3' is not a string, number, boolean, list or mapping")
+
+
+def test_scalars_are_spelled_as_nats_server_reads_them():
+    body = render({"debug": False, "trace": True, "ping_interval": 1.5, "port": 4222, "tags": {}}).split("\n\n", 1)[1]
+    assert body == "debug: false\nping_interval: 1.5\nport: 4222\ntags: {}\ntrace: true\n"
+
+
+def test_only_the_first_lines_hold_the_fingerprint():
+    assert fingerprint_of("\n" * 5 + "# restart-scope: abc\n") is None
+    assert fingerprint_of("# a\n# restart-scope: abc \n") == "abc"
+
+
+@pytest.mark.parametrize("payload, pending, words", [
+    ("2MB", "1MB", "max_payload (2097152) is larger than max_pending (1048576): nats-server -t accepts this"),
+    (70 * 1024 * 1024, None, "max_payload (73400320) is larger than max_pending (67108864, nats-server's default):"),
+    ("1025", "1k", "max_payload (1025) is larger than max_pending (1024):"),
+    ("2G", "1gb", "max_payload (2147483648) is larger than max_pending (1073741824):"),
+    ("2T", "1 TB", "max_payload (2199023255552) is larger than max_pending (1099511627776):"),
+])
+def test_a_payload_larger_than_the_pending_limit_is_refused_before_the_server_refuses_to_start(payload, pending, words):
+    config = {"max_payload": payload} if pending is None else {"max_payload": payload, "max_pending": pending}
+    message = _refusal(check, config)
+    assert message.startswith(words), message
+    assert message.endswith("Lower max_payload (nats_server_max_payload) or raise max_pending.")
+
+
+@pytest.mark.parametrize("config", [
+    {"max_payload": "64MB"}, {"max_payload": "1MB", "max_pending": 1048576}, {"max_payload": 1024, "max_pending": "1K"},
+    {"max_pending": "any text"}, {}, "not a mapping", {"max_payload": " 512 ", "max_pending": "1KiB"},
+])
+def test_payloads_within_the_pending_limit_pass(config):
+    assert check(config) is None
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"max_payload": True}, "max_payload must be a size in bytes, got True"),
+    ({"max_payload": "1 megabyte"}, "max_payload must be a size in bytes, got '1 megabyte'"),
+    ({"max_payload": 1, "max_pending": "lots"}, "max_pending must be a size in bytes, got 'lots'"),
+])
+def test_sizes_that_are_no_sizes_are_named(config, words):
+    assert _refusal(check, config) == words
+
+
+def test_redact_follows_blocks_to_tell_a_key_file_from_an_encryption_key():
+    text = render({"jetstream": {"key": "s3cret-key", "store_dir": "/js"},
+                   "tls": {"key": "/srv/certs/cmserver/privkey.pem"},
+                   "leafnodes": {"remotes": [{"url": "nats://u:leafpw@h:7422"}]}})
+    masked = redact(text)
+    assert "s3cret-key" not in masked and "leafpw" not in masked
+    assert 'key: "/srv/certs/cmserver/privkey.pem"' in masked and 'store_dir: "/js"' in masked
+    assert "nats://u:********@h:7422" in masked
+
+
+def test_known_secrets_are_masked_longest_first():
+    assert redact("tags: [\"abcdef\"]", extra_secrets={"abc", "abcdef"}) == 'tags: ["********"]'
+
+
+def test_nested_blocks_are_indented_by_depth_and_every_null_is_left_out():
+    body = render({"cluster": {"authorization": None, "pool": {"a": None, "size": 3}, "routes": [{"url": "nats://a:6222"}]},
+                   "debug": None}).split("\n\n", 1)[1]
+    assert body == ('cluster: {\n  pool: {\n    size: 3\n  }\n  routes: [\n    {\n      url: "nats://a:6222"\n    }\n  ]\n}\n')
+
+
+def test_each_watched_file_has_its_own_header_line_in_path_order():
+    text = render({"listen": "0.0.0.0:4222"}, watched={"/certs/key.pem": "bbb", "/certs/cert.pem": "aaa"})
+    assert text.split("\n")[2:5] == ["# watched: /certs/cert.pem aaa", "# watched: /certs/key.pem bbb", ""]
+
+
+def test_jwts_in_a_list_are_found_too():
+    from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import jwt_values
+
+    # nats-server takes several trusted operators as a list.
+    first = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPQUJDIn0.c2lnbmF0dXJl"
+    second = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJPWFlaIn0.b3RoZXI"
+    assert jwt_values({"operator": [first, " %s\n" % second], "accounts": []}) == {first, second}
+
+
+def test_a_token_alone_in_a_url_is_masked_and_comments_are_not_settings():
+    assert redact('leafnodes {\n  remotes = [ { url: "nats://s3cr3t-tok@h:7422" } ]\n}') == (
+        'leafnodes {\n  remotes = [ { url: "nats://********@h:7422" } ]\n}')
+    assert redact("# password: kept in the vault\nlisten: 4222") == "# password: kept in the vault\nlisten: 4222"
+
+
+@pytest.mark.parametrize("inner", ['tags: [\n    "a"\n  ]', 'limits\n  {\n    max_mem: 1\n  }', 'tags\n  [\n    "a"\n  ]'])
+def test_the_jetstream_key_is_masked_after_a_nested_block_or_list_in_any_brace_style(inner):
+    old = 'jetstream {\n  %s\n  key: "s3cret-key"\n}\ntls {\n  key: "/srv/certs/privkey.pem"\n}' % inner
+    masked = redact(old)
+    assert "s3cret-key" not in masked and '  key: "********"' in masked.split("\n")
+    assert '  key: "/srv/certs/privkey.pem"' in masked.split("\n")
+
+
+def test_a_masked_setting_keeps_its_name_and_layout():
+    assert redact('authorization {\n  password = "hunter2"\n}') == 'authorization {\n  password = "********"\n}'
+
+
+def test_a_blank_line_inside_a_block_does_not_end_it():
+    masked = redact('jetstream {\n  store_dir: "/js"\n\n  key: "s3cret-key"\n}')
+    assert masked == 'jetstream {\n  store_dir: "/js"\n\n  key: "********"\n}'
+
+
+def test_the_fingerprint_does_not_depend_on_the_order_of_keys():
+    one = {"gateway": {"name": "east", "listen": "0.0.0.0:7222", "authorization": {"user": "g", "password": "p"}}}
+    two = {"gateway": {"authorization": {"password": "p", "user": "g"}, "listen": "0.0.0.0:7222", "name": "east"}}
+    assert restart_fingerprint(one) == restart_fingerprint(two)
+
+
+def test_a_known_secret_inside_another_is_masked_whole():
+    # "b" sorts after "ab": masking it first would leave "a" of the longer secret behind.
+    assert redact('tags: ["ab", "b"]', extra_secrets={"b", "ab"}) == 'tags: ["********", "********"]'

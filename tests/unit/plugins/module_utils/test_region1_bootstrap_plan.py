@@ -126,3 +126,35 @@ def test_switches_read_survey_strings():
     assert result["readonly"] is True and result["export_sys_creds"] is False and result["creates_operator"] is False
     with pytest.raises(RoleValueError, match="region1_bootstrap_ncred_readonly must be true or false"):
         plan.plan(role_defaults(region1_bootstrap_ncred_readonly="sometimes"))
+
+
+def test_ncred_owners_and_modes_keep_the_system_credentials_to_the_account_server():
+    # The servers' group reads the operator JWT; only the account server's user reads the system
+    # account's JWT and its user's credentials (the seed of the system user: 0600).
+    assert plan.layout(role_defaults(region1_bootstrap_account_server_user="acs", region1_bootstrap_server_group="natsgrp")) == [
+        {"path": "/srv/ncred", "state": "directory", "owner": "acs", "group": "root", "mode": "0750"},
+        {"path": "/srv/ncred/creds", "state": "directory", "owner": "acs", "group": "root", "mode": "0750"},
+        {"path": "/srv/ncred/REGION1.jwt", "owner": "root", "group": "natsgrp", "mode": "0640", "required": False},
+        {"path": "/srv/ncred/SYS.jwt", "owner": "acs", "group": "root", "mode": "0640", "required": False},
+        {"path": "/srv/ncred/creds/sys.creds", "owner": "acs", "group": "root", "mode": "0600", "required": False},
+        {"path": "/srv/nsc/stores/REGION1/REGION1.jwt", "mode": "0600", "required": False},
+        {"path": "/srv/nsc/stores/REGION1/accounts/SYS/SYS.jwt", "mode": "0600", "required": False},
+        {"path": "/srv/nsc/stores/REGION1/accounts/SYS/users/sys.jwt", "mode": "0600", "required": False},
+    ]
+
+
+def test_sys_creds_without_the_system_user_in_the_store_are_an_orphan_and_the_export_switch_is_read():
+    entries = [{"path": "/srv/ncred/creds/sys.creds", "exists": True},
+               {"path": "/srv/nsc/stores/REGION1/accounts/SYS/users/sys.jwt", "exists": False}]
+    assert plan.orphans(role_defaults(), entries) == ["/srv/ncred/creds/sys.creds"]
+    assert plan.plan(role_defaults(region1_bootstrap_export_sys_creds="true"))["export_sys_creds"] is True
+    assert len(plan.PREFLIGHT_RULES) == len(PREFLIGHT_CASES) and all(callable(rule) for rule in plan.PREFLIGHT_RULES)
+
+
+def test_preflight_reads_the_variables_it_is_given_as_a_mapping_or_role_vars():
+    from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleVars
+
+    bad = role_defaults(region1_bootstrap_nsc_dir="nsc")
+    assert [p for p in plan.preflight_problems(bad) if "('nsc') must be absolute paths" in p]
+    assert plan.preflight_problems(RoleVars(bad)) == plan.preflight_problems(bad)
+    assert plan.plan(RoleVars(role_defaults()))["layout"] == plan.plan(role_defaults())["layout"]
