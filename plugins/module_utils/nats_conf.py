@@ -247,7 +247,8 @@ def redact(text, extra_secrets=()):
         stripped = line.strip()
         match = _SETTING_LINE.match(line)
         if stripped.startswith("#"):
-            lines.append(line)
+            # Not a setting, but an old file's comment may still quote a URL with credentials or a seed.
+            lines.append(_mask_inline(line))
             continue
         if match and not stripped.startswith(("}", "]", "{")):
             name, value = match.group("name"), match.group("value").strip()

@@ -297,3 +297,11 @@ def test_the_fingerprint_does_not_depend_on_the_order_of_keys():
 def test_a_known_secret_inside_another_is_masked_whole():
     # "b" sorts after "ab": masking it first would leave "a" of the longer secret behind.
     assert redact('tags: ["ab", "b"]', extra_secrets={"b", "ab"}) == 'tags: ["********", "********"]'
+
+
+def test_credentials_and_seeds_quoted_in_a_comment_are_masked_too():
+    seed = "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU"
+    old = "# was: nats://admin:hunter2@old-hub:7422\n# user seed %s\nlisten: 4222" % seed
+    masked = redact(old)
+    assert "hunter2" not in masked and seed not in masked
+    assert masked == "# was: nats://admin:********@old-hub:7422\n# user seed ********\nlisten: 4222"
