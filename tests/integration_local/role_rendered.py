@@ -12,6 +12,7 @@ starts nats-server on such a file tests what the collection would install.
 
 from __future__ import annotations
 
+import getpass
 import os
 
 from ansible_collections.cmsgs.nats.plugins.filter import nats_server as role_filters
@@ -23,9 +24,7 @@ from ansible_collections.cmsgs.nats.tests.unit.nats_server_vars import role_defa
 def role_variables(directory, **overrides):
     """The role's variables for a server on loopback whose folders are below directory.
 
-    The keys the test writes belong to the user running it; the certificate
-    checks accept that owner when it is root (the role's key_owners), so run
-    it as root or expect a key-owner problem. install_method local makes the filters ask the pinned binary for its
+    install_method local makes the filters ask the pinned binary for its
     version, as the role does, so TLS is spelled for nats-server 2.15.1.
     """
     directory = str(directory)
@@ -41,11 +40,20 @@ def role_variables(directory, **overrides):
         # The server logs to stdout, which the test keeps in a file.
         nats_server_log_file="",
         nats_server_resolver_dir=os.path.join(directory, "data", "resolver"),
+        nats_server_user=_service_user(),
         nats_server_jetstream_enabled=False,
         nats_server_operator_enabled=False,
     )
     values.update(overrides)
     return role_defaults(**values)
+
+
+def _service_user():
+    """The keys a test writes belong to the user running it. The certificate checks
+    let root or the service user own a key, and the preflight refuses root as the
+    service user, so a test run by root keeps the default."""
+    user = getpass.getuser()
+    return "cmsgs" if user == "root" else user
 
 
 def tls_checks(variables):
