@@ -65,9 +65,18 @@ class TlsProxy:
 
     def stop(self):
         if self.server is not None:
-            self.loop.call_soon_threadsafe(self.server.close)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        self.loop.close()
+
+    async def _shutdown(self):
+        """Stop listening and end the connections still piped, so no task outlives the loop."""
+        self.server.close()
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _handle(self, reader, writer):
         self.connections += 1
