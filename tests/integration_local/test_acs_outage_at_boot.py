@@ -43,8 +43,8 @@ def listening(port: int) -> bool:
         return False
 
 
-def test_a_server_started_while_the_acs_is_down_exits_and_serves_once_started_again(lib, region, tmp_path,
-                                                                                   processes):
+def test_a_server_started_while_the_acs_is_down_exits_and_serves_once_started_again(
+        lib, region, tmp_path, processes):
     acs = Acs(lib, tmp_path, region)  # not started: its port is free, so connections are refused
     server = NatsServer(NATS_SERVER, tmp_path, region, resolver=url_resolver(acs))
     processes.append(server)

@@ -178,8 +178,8 @@ def test_with_the_balancers_ca_a_user_of_a_pushed_account_is_admitted(tmp_path, 
     assert request_count(account_server["acs"], "account") >= 1
 
 
-def test_with_a_ca_that_does_not_vouch_for_the_balancer_the_server_does_not_start(tmp_path, region, pkis,
-                                                                                account_server):
+def test_with_a_ca_that_does_not_vouch_for_the_balancer_the_server_does_not_start(
+        tmp_path, region, pkis, account_server):
     server = https_server(tmp_path, region, account_server["proxy"].port, pkis["other"].ca_path)
     try:
         with pytest.raises(RuntimeError, match="did not listen"):

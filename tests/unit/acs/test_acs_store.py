@@ -131,7 +131,7 @@ def _open_store(store_dir, tokens):
 
 
 def test_a_pack_holds_every_live_jwt_in_key_order_and_its_hash_is_the_xor_of_all(region, tmp_path):
-    accounts = sorted((new_account() for _ in range(3)), key=lambda pair: pair.public_key)
+    accounts = sorted((new_account() for _count in range(3)), key=lambda pair: pair.public_key)
     store = _open_store(tmp_path / "store", [(a, region.mint(a, expires=now() + 3600)) for a in accounts])
     datas = [(tmp_path / "store" / (a.public_key + ".jwt")).read_bytes() for a in accounts]
     xor = 0

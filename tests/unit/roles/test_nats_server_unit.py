@@ -105,6 +105,7 @@ def test_the_restarts_are_paced(unit):
 def test_systemd_reads_every_restart_setting(tmp_path):
     path = tmp_path / "nats-server.service"
     path.write_text(render(_nats_server_binary="/bin/true"))
-    result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60,
+                            check=False)
     ignored = [line for line in result.stderr.splitlines() if "Unknown key" in line or "ignoring" in line.lower()]
     assert not [line for line in ignored if re.search(r"Restart|StartLimit", line)], result.stderr

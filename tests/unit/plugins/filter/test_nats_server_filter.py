@@ -105,8 +105,8 @@ def test_the_operator_filter_takes_the_jwts_read_on_the_host():
     values = role_defaults(nats_server_operator_enabled="true", nats_server_resolver_type="full",
                            nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt",
                            nats_server_operator_system_account_jwt_file="/srv/ncred/SYS.jwt")
-    assert FILTERS["nats_server_operator"](role_defaults()) == {"enabled": False, "problems": [], "jwt": "",
-                                                                 "settings": {}}
+    disabled = {"enabled": False, "problems": [], "jwt": "", "settings": {}}
+    assert FILTERS["nats_server_operator"](role_defaults()) == disabled
     operator = FILTERS["nats_server_operator"](values, operator_jwt_read=slurped(operator_jwt + "\n"),
                                                system_account_jwt_read=slurped(system_jwt))
     assert operator["problems"] == [] and operator["jwt"] == operator_jwt
@@ -185,7 +185,8 @@ def test_binary_facts_of_the_real_server_binary(tmp_path):
     facts = FILTERS["nats_server_binary_facts"](str(copy))
     assert facts["sha1"] == hashlib.sha1(copy.read_bytes()).hexdigest()
     assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", facts["version"])
-    assert facts["version"] in subprocess.run([str(copy), "--version"], capture_output=True, text=True).stdout
+    asked = subprocess.run([str(copy), "--version"], capture_output=True, text=True, check=False)
+    assert facts["version"] in asked.stdout
 
 
 def test_binary_facts_of_a_file_that_does_not_run(tmp_path):

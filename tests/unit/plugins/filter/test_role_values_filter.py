@@ -45,11 +45,11 @@ def test_role_int_refuses_words_and_values_out_of_bounds():
         role_values.role_int("-1", "tls_certs_renew_days", minimum=0)
 
 
-
 def test_role_int_refuses_a_survey_number_above_the_maximum():
     assert role_values.role_int("65535", "nats_server_port", 1, 65535) == 65535
     with pytest.raises(AnsibleFilterError, match=r"^nats_server_port must be between 1 and 65535, got 70000\.$"):
         role_values.role_int("70000", "nats_server_port", 1, 65535)
+
 
 def test_both_filters_are_documented():
     for name in role_values.FilterModule().filters():

@@ -69,7 +69,7 @@ def _pin(pem):
 
 
 def test_the_sentence_names_both_files_and_both_keys(tmp_path):
-    controller_pem, host_pem = (_ca(ec.generate_private_key(ec.SECP256R1()), 3650) for _ in range(2))
+    controller_pem, host_pem = (_ca(ec.generate_private_key(ec.SECP256R1()), 3650) for _count in range(2))
     controller = tmp_path / "ca.pem"
     controller.write_bytes(controller_pem)
     assert tls_ca_change(_slurped(host_pem), str(controller)) == (

@@ -22,7 +22,7 @@ from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib 
 
 ROLE = pathlib.Path(__file__).resolve().parents[4] / "roles" / "tls_certs"
 FILTERS = tls_certs.FilterModule().filters()
-NAMES = ["nats-1", "10.0.0.9"]
+NAMES = ("nats-1", "10.0.0.9")
 
 
 def role_vars(pki_dir, **overrides):
