@@ -522,6 +522,11 @@ def security_problems(host, record, variables):
     return problems, insecure
 
 
+def _resolver_type(hostvars, host):
+    """The server's nats_server_resolver_type as the role reads it (url when unset)."""
+    return str((hostvars.get(host) or {}).get("nats_server_resolver_type") or "url").strip()
+
+
 def region1_reach_problems(options, groups, deployed, hostvars, run_hosts):
     """Why this run cannot give its servers REGION1's JWTs: [] when it can.
 
@@ -538,7 +543,7 @@ def region1_reach_problems(options, groups, deployed, hostvars, run_hosts):
     servers = [host for host in deployed if host in run_hosts]
     if options["region1_token"]:
         servers = [host for host in servers
-                   if str((hostvars.get(host) or {}).get("nats_server_resolver_type") or "url").strip() == "full"]
+                   if _resolver_type(hostvars, host) == "full"]
     if not servers:
         return []
     return ["This run is limited to %s without the primary ACS host %s, whose REGION1 play gives the servers the"
@@ -571,7 +576,7 @@ def stack_plan(raw_options, groups, hostvars, acs_primary_address="", explicit_c
                                         if host in derived["hosts"]]
     # Servers with the url resolver (the default) find accounts through an account server.
     resolving = [host for host in derived["hosts"] if host not in insecure_hosts
-                 and str((hostvars.get(host) or {}).get("nats_server_resolver_type") or "url").strip() == "url"]
+                 and _resolver_type(hostvars, host) == "url"]
     if resolving and options["enable_acs"] == "none" and not options["primary_acs_fqdn"]:
         problems.append("nats_stack_enable_acs is 'none' and no account server is named: servers resolve accounts"
                         " through an account server; set nats_stack_primary_acs_fqdn to the one they use.")
