@@ -107,8 +107,10 @@ def bench_get(lib, region, root, accounts: int, connections: int, seconds: int, 
     The host is shared: taking turns and keeping each server's best round
     compares the servers under the same, least disturbed conditions.
     """
-    acs = Acs(lib, root, region, name="bench-acs", log_level="warning")
-    plain = Acs(lib, root, region, name="bench-acs-asyncio", uvloop=False, log_level="warning")
+    # At info level each logs the event loop it serves on (and a line per
+    # push, none per GET): the labels below are checked, not assumed.
+    acs = Acs(lib, root, region, name="bench-acs", log_level="info")
+    plain = Acs(lib, root, region, name="bench-acs-asyncio", uvloop=False, log_level="info")
     with contextlib.ExitStack() as stack:
         acs.start()
         stack.callback(acs.stop)
@@ -129,6 +131,8 @@ def bench_get(lib, region, root, accounts: int, connections: int, seconds: int, 
         os.chmod(static, 0o755)
         for name in os.listdir(static):
             os.chmod(os.path.join(static, name), 0o644)
+        for server, loop in ((acs, "uvloop"), (plain, "asyncio")):
+            assert "event loop %s" % loop in server.log(), "%s does not run on %s:\n%s" % (server.url, loop, server.log())
         targets = {"cmsgs-acs": acs.url, "acs (asyncio)": plain.url}
         for workers in ("1", "auto"):
             targets["nginx (%s)" % workers] = stack.enter_context(nginx_serving(root, static, workers))

@@ -135,6 +135,17 @@ def test_a_pushed_connection_limit_applies_without_a_restart(lib, region, tmp_pa
     wait_until(lambda: "update applied by 1 servers (nats)" in acs.log(), 5, what="the applied count in the log")
 
 
+def test_the_service_serves_on_uvloop_and_on_the_standard_loop_without_it(lib, region, tmp_path, processes):
+    """uvloop (a dependency on Linux) is the loop that serves; without it the service still runs."""
+    account = new_account()
+    token = region.mint(account)
+    for name, uvloop, loop in (("fast", True, "uvloop"), ("plain", False, "asyncio")):
+        acs = start(processes, Acs(lib, tmp_path, region, name=name, uvloop=uvloop))
+        assert "event loop %s)" % loop in acs.log(), acs.log()
+        assert acs.post(account.public_key, token)[0] == 200
+        assert acs.get(account.public_key)[1] == token.encode()
+
+
 def test_kill_9_during_a_burst_of_pushes_loses_no_acknowledged_push(lib, region, tmp_path, processes):
     accounts = [new_account() for _index in range(6)]
     base = now()

@@ -169,6 +169,49 @@ def test_healthz_help_metrics_and_router_defaults(region, store_dir):
     run(_with(region, store_dir, scenario))
 
 
+def test_every_answer_is_counted_once_by_route_and_status_and_the_router_keeps_its_own(region, store_dir):
+    """/metrics counts each answer under its route; the router's 404 and 405 count as "unknown"."""
+    path = "/jwt/v1/accounts/" + region.app_pub
+    jti = json.loads(_payload(region.app_token))["jti"]
+
+    async def scenario(client):
+        assert (await client.post(path, data=region.app_token)).status == 200
+        assert (await client.post(path, data=b"garbage")).status == 400
+        for _index in range(3):
+            assert (await client.get(path)).status == 200
+        head = await client.head(path)
+        assert head.status == 200 and head.headers["ETag"] == '"%s"' % jti
+        assert (await client.get(path, headers={"If-None-Match": '"%s"' % jti})).status == 304
+        assert (await client.get(path + "?text=true")).status == 200
+        assert (await client.get("/jwt/v1/accounts/" + new_account().public_key)).status == 404
+        assert (await client.get("/jwt/v1/pack?max=x")).status == 400
+        # What the router answers by itself: the Allow header names every
+        # method the path has, the bodies are aiohttp's.
+        for method, where, allow in (("PUT", path, "GET,HEAD,POST"), ("DELETE", path, "GET,HEAD,POST"),
+                                     ("POST", "/healthz", "GET,HEAD"), ("PUT", "/jwt/v1/accounts/", "GET,HEAD"),
+                                     ("DELETE", "/metrics", "GET,HEAD")):
+            refused = await client.request(method, where)
+            assert refused.status == 405 and refused.headers["Allow"] == allow, (method, where)
+            assert await refused.text() == "405: Method Not Allowed"
+        for where in ("/nowhere", path + "/extra", "/jwt/v2/operator", "/jwt/v1/operator/", "/a%0Ab", "/"):
+            missing = await client.get(where)
+            assert missing.status == 404 and await missing.text() == "404: Not Found", where
+        assert (await client.head("/nowhere")).status == 404
+        text = await (await client.get("/metrics")).text()
+        return sorted(line for line in text.splitlines() if line.startswith("cmsgs_acs_http_requests_total{"))
+    counted = run(_with(region, store_dir, scenario))
+    assert counted == sorted([
+        'cmsgs_acs_http_requests_total{route="account",status="200"} 5',
+        'cmsgs_acs_http_requests_total{route="account",status="304"} 1',
+        'cmsgs_acs_http_requests_total{route="account",status="404"} 1',
+        'cmsgs_acs_http_requests_total{route="account_push",status="200"} 1',
+        'cmsgs_acs_http_requests_total{route="account_push",status="400"} 1',
+        'cmsgs_acs_http_requests_total{route="pack",status="400"} 1',
+        'cmsgs_acs_http_requests_total{route="unknown",status="404"} 7',
+        'cmsgs_acs_http_requests_total{route="unknown",status="405"} 5',
+    ])
+
+
 def test_the_store_is_private(region, store_dir):
     async def scenario(client):
         assert (await client.post("/jwt/v1/accounts/" + region.app_pub, data=region.app_token)).status == 200

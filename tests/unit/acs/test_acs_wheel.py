@@ -46,7 +46,7 @@ def test_the_wheel_declares_the_console_script_and_dependencies(wheel):
     parser = configparser.ConfigParser()
     parser.read_string(entry_points)
     assert parser["console_scripts"]["cmsgs-acs"] == "cmsgs_acs.cli:main"
-    for dependency in ("aiohttp", "nats-py", "nkeys", "PyNaCl"):
+    for dependency in ("aiohttp", "multidict", "nats-py", "nkeys", "PyNaCl"):
         assert "Requires-Dist: %s" % dependency in metadata
 
 

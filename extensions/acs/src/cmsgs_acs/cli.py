@@ -44,9 +44,9 @@ async def serve(service: Service):
     await runner.setup()
     site = web.TCPSite(runner, config.listen_host, config.listen_port, backlog=1024)
     await site.start()
-    LOG.info("cmsgs-acs %s serving %d accounts of operator %s on http://%s:%d/jwt/v1 (%s)",
+    LOG.info("cmsgs-acs %s serving %d accounts of operator %s on http://%s:%d/jwt/v1 (%s, event loop %s)",
              __version__, len(service.store), service.operator.name, config.listen_host, config.listen_port,
-             "secondary of %s" % config.primary_url if config.is_secondary else "primary")
+             "secondary of %s" % config.primary_url if config.is_secondary else "primary", loop_name(loop))
 
     if config.nats_urls:
         service.nats = NatsLink(service, config.nats_urls, config.sys_creds_path, config.sync_interval_seconds,
@@ -76,6 +76,11 @@ async def _sweep(service: Service):
     while True:
         await service.expire()
         await asyncio.sleep(EXPIRY_SWEEP_SECONDS)
+
+
+def loop_name(loop) -> str:
+    """"uvloop" or "asyncio": which loop serves, for the start-up line."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
 
 
 def _event_loop_policy():

@@ -24,6 +24,8 @@ import os
 import tempfile
 import time
 
+from multidict import CIMultiDict
+
 from cmsgs_acs import nats_jwt
 from cmsgs_acs.nats_jwt import ACCOUNT, JwtError
 
@@ -43,8 +45,11 @@ class Entry:
         self.claims = claims
         self.sha256 = hashlib.sha256(data).digest()
         self.etag = '"%s"' % claims.get("jti", "")
-        # The headers of a plain GET, built once: reads are the hot path.
-        self.headers = {"ETag": self.etag, "Cache-Control": "no-cache", "Content-Type": "application/jwt"}
+        # The headers of a plain GET, built once: reads are the hot path. A
+        # CIMultiDict, which aiohttp copies into each response without
+        # converting it (never changed after this).
+        self.headers = CIMultiDict(
+            (("ETag", self.etag), ("Cache-Control", "no-cache"), ("Content-Type", "application/jwt")))
 
     @property
     def iat(self) -> int:
