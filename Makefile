@@ -2,9 +2,10 @@
 # requirements.txt; nothing installed by hand is needed.
 #   make demo   deploy the stack in local systemd containers and use it
 #               (TOPOLOGY=standalone|cluster|hypercluster, standalone by default)
-#   make test   the whole suite: unit, lint, sanity, molecule scenarios, distribution
+#   make test   the whole suite: unit, lint, sanity, molecule scenarios, distribution,
+#               compat, in two lanes side by side
 #   make distribution  the AWX job, the Galaxy tarball, the execution environment
-#   make compat  the lowest ansible-core declared
+#   make compat  the lowest ansible-core and community.crypto declared
 #   make mutation  mutation score of plugins/ (and extensions/acs) against the unit tests
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -17,7 +18,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Scenarios in the order they build on each other.
 SCENARIOS ?= standalone acs stack
 
-.PHONY: venv test unit lint sanity molecule distribution ee compat demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
+.PHONY: venv test test-lane-checks-stack test-lane-standalone-acs-compat unit lint sanity molecule distribution ee compat demo demo-destroy bench harness clean acs-wheel mutation nats-server-debian
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,14 +87,30 @@ distribution: harness
 ee: harness
 	tests/harness/build-ee.sh
 
-# The lowest ansible-core declared (meta/runtime.yml), in .cache/compat-venv:
-# the unit tests and a converge of the standalone scenario.
+# The lowest ansible-core (meta/runtime.yml) and community.crypto (galaxy.yml)
+# declared, in .cache/compat-venv: the unit tests and converges of the
+# standalone scenario, plain and with client TLS.
 compat: harness
 	tests/harness/compat.sh
 
-# compat runs on its own (make compat): with it the suite would not fit CI's
-# time on 2 cores.
-test: unit lint sanity molecule distribution
+# The suite runs in two lanes side by side. A molecule run leaves about 40% of
+# 2 cores idle (the controller waits on the hosts, the hosts on the
+# controller), and the other lane takes it: the checks, the stack scenario and
+# the distribution in one lane; the standalone and acs scenarios, then the
+# lowest ansible-core (compat) in the other. No two lanes share a host, a
+# network or a folder. Each lane's output is printed whole when it ends
+# (--output-sync), so a failure reads in one piece.
+test: harness
+	$(MAKE) --jobs=2 --output-sync=recurse test-lane-checks-stack test-lane-standalone-acs-compat
+
+test-lane-checks-stack:
+	$(MAKE) unit lint sanity
+	$(MAKE) molecule SCENARIOS=stack
+	$(MAKE) distribution
+
+test-lane-standalone-acs-compat:
+	$(MAKE) molecule SCENARIOS="standalone acs"
+	$(MAKE) compat
 
 TOPOLOGY ?= standalone
 demo: harness

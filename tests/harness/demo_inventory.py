@@ -39,7 +39,14 @@ def main() -> int:
         "nats_server_local_binary": os.path.join(venv_bin, "nats-server"),
     }
     if options.plain:
-        server_vars.update(nats_stack_insecure_no_client_auth=True, nats_server_cluster_tls=False)
+        # No certificate role runs, so no facts give the address; the controller
+        # reaches each container at the address docker gave it.
+        server_vars.update(
+            nats_stack_insecure_no_client_auth=True,
+            nats_server_cluster_tls=False,
+            nats_stack_verify_address="{{ (lookup('pipe', 'docker inspect ' ~ inventory_hostname) | from_json)[0]"
+            ".NetworkSettings.Networks.values() | map(attribute='IPAddress') | select | first }}",
+        )
     else:
         server_vars.update(
             tls_certs_mode="generate",
