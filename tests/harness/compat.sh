@@ -61,7 +61,7 @@ flock "$lock" bash -c '
   set -euo pipefail
   molecule destroy -s standalone >/dev/null
   molecule converge -s standalone
-  ansible-playbook --version | head -1
+  ansible-playbook --version | sed -n 1p
   # Client TLS: tls_certs issues the certificates with community.crypto; a second
   # run must change nothing.
   tls="{\"nats_server_client_tls\": true, \"tls_certs_mode\": \"generate\", \"tls_certs_pki_dir\": \"$pki\"}"
