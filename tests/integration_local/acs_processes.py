@@ -197,6 +197,13 @@ def url_resolver(acs: Acs) -> str:
     return "URL(%s/jwt/v1/accounts/)" % acs.url
 
 
+# How long a test waits for the service to report itself on NATS. The service
+# retries its first connection after 1, 2, 4 and 8 s, counted from its own
+# start: on a loaded machine a server that comes up just after one attempt is
+# only seen at the next, 8 s and a connect timeout later.
+NATS_CONNECT_WAIT_SECONDS = 30
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
