@@ -4,7 +4,8 @@
 #   tests/harness/bench.sh standalone   one plain server on a fresh systemd host, deployed twice:
 #                                       both times and what the second run changed
 #   tests/harness/bench.sh cluster      converge times on fresh systemd hosts:
-#                                        - a plain 3-server cluster (no TLS, no operator mode, no
+#                                        - a plain 3-server cluster from the server role alone
+#                                          (bench_plain_cluster.yml: no TLS, no operator mode, no
 #                                          account server: the settings a plain role would have),
 #                                          first and second converge;
 #                                        - the full stack (cluster of 3, REGION1 and the account
@@ -35,12 +36,12 @@ remove_all() {
 }
 trap 'remove_all; docker network rm "$NETWORK" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 
-# converge INVENTORY: sets seconds and changed (summed over the recap).
+# converge INVENTORY [PLAYBOOK]: sets seconds and changed (summed over the recap).
 converge() {
   local start end log
   log=$(mktemp)
   start=$(date +%s.%N)
-  ansible-playbook -i "$1" site.yml > "$log" || { tail -n 40 "$log"; exit 1; }
+  ansible-playbook -i "$1" "${2:-site.yml}" > "$log" || { tail -n 40 "$log"; exit 1; }
   end=$(date +%s.%N)
   seconds=$(python -c "print(round($end - $start, 2))")
   changed=$(grep -Eo 'changed=[0-9]+' "$log" | cut -d= -f2 | python -c 'import sys; print(sum(int(n) for n in sys.stdin))')
@@ -69,9 +70,10 @@ bench_standalone() {
 }
 
 bench_cluster() {
+  local plain=tests/harness/bench_plain_cluster.yml
   fresh cluster --plain
-  converge "$inventory"; local plain_first=$seconds
-  converge "$inventory"; local plain_second=$seconds plain_changed=$changed
+  converge "$inventory" "$plain"; local plain_first=$seconds
+  converge "$inventory" "$plain"; local plain_second=$seconds plain_changed=$changed
 
   fresh cluster
   converge "$inventory"; local stack_first=$seconds
@@ -80,7 +82,7 @@ bench_cluster() {
   declare -A growth
   for servers in 1 3 5; do
     fresh cluster --plain --servers "$servers"
-    converge "$inventory"; growth[$servers]=$seconds
+    converge "$inventory" "$plain"; growth[$servers]=$seconds
   done
   remove_all
 
