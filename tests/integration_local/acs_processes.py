@@ -212,3 +212,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
             return value
         time.sleep(interval)
     raise AssertionError("%s not reached within %gs" % (what, timeout))
+
+
+def wait_on_nats(acs: Acs, what: str):
+    """Until the service reports itself connected to NATS (its cmsgs_acs_nats_connected metric)."""
+    return wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what=what)

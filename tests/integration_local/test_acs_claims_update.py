@@ -26,7 +26,7 @@ from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import USER, KeyPair
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import load_key
 from ansible_collections.cmsgs.nats.tests.integration_local import test_acs_service as service_tests
-from ansible_collections.cmsgs.nats.tests.integration_local.acs_processes import NATS_CONNECT_WAIT_SECONDS, Acs, wait_until
+from ansible_collections.cmsgs.nats.tests.integration_local.acs_processes import Acs, wait_on_nats, wait_until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import Region, new_account, now
 
 nats = pytest.importorskip("nats")
@@ -205,7 +205,7 @@ def test_a_secondary_does_not_take_pushes_over_nats(lib, region, tmp_path, proce
     primary, server = _acs_with_server(lib, region, tmp_path, processes)
     secondary = start(processes, Acs(lib, tmp_path, region, name="secondary", primary_url=primary.url,
                                      nats_urls=[server.url], sync_interval_seconds=3600))
-    wait_until(lambda: secondary.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="secondary on NATS")
+    wait_on_nats(secondary, "secondary on NATS")
     pusher = nsc_push_user_creds(region, tmp_path)
 
     # With the primary up, only the primary answers: nsc sees one success.

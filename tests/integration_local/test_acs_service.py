@@ -18,12 +18,12 @@ import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.tests.integration_local.acs_processes import (
-    NATS_CONNECT_WAIT_SECONDS,
     Acs,
     NatsServer,
     build_wheel_lib,
     nsc_push,
     url_resolver,
+    wait_on_nats,
     wait_until,
 )
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import Region, new_account, now, write_config
@@ -92,7 +92,7 @@ def test_a_user_of_an_account_pushed_as_nsc_does_is_admitted(lib, region, tmp_pa
                                          resolver=url_resolver(acs)))
     assert admitted(server.url, region.app_creds) == b"order 42"
     # The service connects to NATS by itself once the server is up.
-    wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="ACS connected to NATS")
+    wait_on_nats(acs, "ACS connected to NATS")
 
 
 def test_a_pushed_connection_limit_applies_without_a_restart(lib, region, tmp_path, processes):
@@ -105,7 +105,7 @@ def test_a_pushed_connection_limit_applies_without_a_restart(lib, region, tmp_pa
     assert acs.post(account.public_key, region.mint(account, issued_at=now() - 10))[0] == 200
     start(processes, server)
     creds = region.user_creds(account, "worker", tmp_path)
-    wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="ACS connected to NATS")
+    wait_on_nats(acs, "ACS connected to NATS")
 
     async def scenario():
         first = await _connect(server.url, creds)
@@ -257,7 +257,7 @@ def _acs_with_server(lib, region, tmp_path, processes, **config):
     write_config(acs.config_path, acs.config)
     start(processes, acs)
     start(processes, server)
-    wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="ACS connected to NATS")
+    wait_on_nats(acs, "ACS connected to NATS")
     return acs, server
 
 
@@ -324,7 +324,7 @@ def test_a_secondary_on_nats_takes_a_push_to_the_primary_at_once(lib, region, tm
     secondary = Acs(lib, tmp_path, region, name="secondary", primary_url=primary.url,
                     nats_urls=[server.url], sync_interval_seconds=3600)
     start(processes, secondary)
-    wait_until(lambda: secondary.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="secondary on NATS")
+    wait_on_nats(secondary, "secondary on NATS")
     account = new_account()
     token = region.mint(account, name="FRESH")
     assert primary.post(account.public_key, token)[0] == 200
@@ -342,7 +342,7 @@ def test_an_account_missing_here_is_looked_up_over_nats_and_not_stored(lib, regi
     with open(os.path.join(other.store_dir, account.public_key + ".jwt"), "w") as handle:
         handle.write(token)
     start(processes, other)
-    wait_until(lambda: other.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="the other instance on NATS")
+    wait_on_nats(other, "the other instance on NATS")
     status, body, headers = acs.get(account.public_key)
     assert (status, body.decode()) == (200, token)
     assert not os.path.exists(os.path.join(acs.store_dir, account.public_key + ".jwt"))
@@ -362,7 +362,7 @@ def test_the_service_reaches_tls_servers_with_a_private_ca(lib, region, tmp_path
     write_config(acs.config_path, acs.config)
     start(processes, acs)
     start(processes, server)
-    wait_until(lambda: acs.metric("cmsgs_acs_nats_connected") == 1, NATS_CONNECT_WAIT_SECONDS, what="ACS connected over TLS")
+    wait_on_nats(acs, "ACS connected over TLS")
     account = new_account()
     assert acs.post(account.public_key, region.mint(account))[0] == 200
     wait_until(lambda: "account %s: update" % account.public_key in acs.log(), 5, what="the notification")
