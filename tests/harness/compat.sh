@@ -8,6 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 venv=.cache/compat-venv
 requirements=tests/compat/requirements-lowest.txt
+crypto_lowest=$(sed -n 's/^ *community.crypto: *">=\([0-9.]*\)".*/\1/p' galaxy.yml)
 
 # The ansible package release that carries community.crypto VERSION.
 crypto_carrier() {
@@ -22,7 +23,6 @@ if [ ! -f "$venv/.installed" ] || [ "$requirements" -nt "$venv/.installed" ] || 
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   # community.crypto at the lowest version galaxy.yml declares, in place of the
   # one the ansible package carries: 2.10.0 is in the ansible 7.2.0 package.
-  crypto_lowest=$(sed -n 's/^ *community.crypto: *">=\([0-9.]*\)".*/\1/p' galaxy.yml)
   wheels=$(mktemp -d)
   "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps "ansible==$(crypto_carrier "$crypto_lowest")" -d "$wheels"
   site=$("$venv/bin/python" -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__path__[0]))')
@@ -40,9 +40,8 @@ case "$version" in
 esac
 crypto=$("$venv/bin/ansible-galaxy" collection list community.crypto --format json \
   | "$venv/bin/python" -c 'import json, sys; print(" ".join(sorted({c["version"] for p in json.load(sys.stdin).values() for c in p.values()})))')
-lowest_crypto=$(sed -n 's/^ *community.crypto: *">=\([0-9.]*\)".*/\1/p' galaxy.yml)
-if [ "$crypto" != "$lowest_crypto" ]; then
-  echo "compat venv finds community.crypto '$crypto', galaxy.yml declares $lowest_crypto as the lowest" >&2
+if [ "$crypto" != "$crypto_lowest" ]; then
+  echo "compat venv finds community.crypto '$crypto', galaxy.yml declares $crypto_lowest as the lowest" >&2
   exit 1
 fi
 echo "ansible-core $version, community.crypto $crypto: unit tests"
@@ -54,9 +53,10 @@ echo "ansible-core $version: molecule converge of the standalone scenario"
 PATH="$top/$venv/bin:$top/.venv/bin:$PATH"
 export PATH
 lock=/tmp/cmsgs-molecule-standalone.lock
-pki=$(mktemp -d)/pki
+pki_parent=$(mktemp -d)
+pki=$pki_parent/pki
 export pki
-trap 'flock "$lock" "$top/.venv/bin/molecule" destroy -s standalone >/dev/null 2>&1 || true' EXIT
+trap 'flock "$lock" "$top/.venv/bin/molecule" destroy -s standalone >/dev/null 2>&1 || true; rm -rf "$pki_parent"' EXIT
 flock "$lock" bash -c '
   set -euo pipefail
   molecule destroy -s standalone >/dev/null
