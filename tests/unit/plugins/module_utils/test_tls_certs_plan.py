@@ -85,7 +85,25 @@ def test_layout_covers_each_purpose_and_peer():
     key = entries[5]
     assert key == {"path": "/srv/certs/cmserver/privkey.pem", "state": "file", "owner": "cmsgs", "group": "cmsgs",
                    "mode": "0600", "required": False}
-    assert entries[3]["mode"] == "0644" and entries[3]["owner"] == "root"
+    # Certificates and CAs: readable by all, written by root, and optional here
+    # (generate mode installs them next; the check names a missing one).
+    for public in (entries[3], entries[4], entries[12], entries[13]):
+        assert public == {"path": public["path"], "state": "file", "owner": "root", "group": "cmsgs",
+                          "mode": "0644", "required": False}, public
+    assert entries[2] == {"path": "/srv/certs/cmserver", "state": "directory", "owner": "root", "group": "cmsgs",
+                          "mode": "0750"}
+
+
+def test_a_volume_at_the_top_of_the_tree_has_the_root_folder_as_parent():
+    entries = plan.layout(role_defaults(tls_certs_dir="/certs", tls_certs_purposes=["client"]))
+    assert entries[0] == {"path": "/", "state": "directory", "owner": "root", "mode": "0755"}
+    assert entries[1]["path"] == "/certs"
+
+
+def test_role_values_already_read_are_taken_as_they_are():
+    # The filters hand over a RoleVars they built; it is not wrapped a second time.
+    values = RoleVars(role_defaults(tls_certs_purposes=["cluster"]))
+    assert [e["path"] for e in plan.layout(values)][2] == "/srv/certs/cmcluster"
 
 
 def test_peers_are_left_out_without_a_gateway():
@@ -140,6 +158,8 @@ def test_a_ca_set_is_self_signed_in_its_purpose_folder():
 def test_a_host_certificate_names_the_host_exactly():
     leaf = plan.issue_set(role_defaults(), "client", "nats-1", PLANS, ["nats-1", "10.0.0.9"])
     assert leaf["cert"] == "/home/ops/inventory/pki/client/nats-1/cert.pem"
+    # The folder issue.yml creates before the key is written into it.
+    assert leaf["dir"] == "/home/ops/inventory/pki/client/nats-1" and leaf["common_name"] == "nats-1"
     assert leaf["ca"] == "/home/ops/inventory/pki/client/ca.pem" and leaf["ca_key"] == "/home/ops/inventory/pki/client/ca.key"
     assert leaf["names"] == ["nats-1", "10.0.0.9"] and leaf["exact_names"] is True
 
