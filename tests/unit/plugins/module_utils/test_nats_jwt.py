@@ -112,6 +112,37 @@ def test_parent_vouches_for_children_as_nats_server_does():
     assert not nats_jwt.signed_by(sys_user, app)
 
 
+def _issued(kind, name, subject, signer, **nats):
+    claims = nats_jwt.build_claims(kind, name, PUB[subject], PUB[signer], nats)
+    return nats_jwt.decode(nats_jwt.sign_claims(claims, PAIRS[signer], issued_at=1700000000))
+
+
+def test_a_strict_operator_vouches_only_for_accounts_its_signing_keys_signed():
+    strict = _issued("operator", "STRICT", "operator", "operator",
+                     signing_keys=[PUB["operator_signing"]], strict_signing_key_usage=True)
+    lax = _issued("operator", "LAX", "operator", "operator", signing_keys=[PUB["operator_signing"]])
+    by_own_key = _issued("account", "SYS", "sys_account", "operator")
+    by_signing_key = _issued("account", "APP", "app_account", "operator_signing")
+    assert [nats_jwt.signed_by(by_own_key, strict), nats_jwt.signed_by(by_signing_key, strict)] == [False, True]
+    assert [nats_jwt.signed_by(by_own_key, lax), nats_jwt.signed_by(by_signing_key, lax)] == [True, True]
+
+
+def test_only_operators_vouch_for_accounts_and_only_accounts_for_users():
+    op, sys_account, app, app_user = (
+        nats_jwt.decode(GO_TOKENS[name]) for name in ("operator", "sys_account", "app_account", "app_user"))
+    assert not nats_jwt.signed_by(op, op)
+    assert not nats_jwt.signed_by(app_user, op)
+    assert not nats_jwt.signed_by(op, sys_account)
+    assert not nats_jwt.signed_by(app_user, app_user)
+    # An account that lists the operator's signing key still vouches for no account.
+    lists_operator_key = _issued("account", "ODD", "sys_account", "operator", signing_keys=[PUB["operator_signing"]])
+    assert not nats_jwt.signed_by(app, lists_operator_key)
+    # An operator that lists an account's key vouches for no user, even one naming the operator.
+    lists_account_key = _issued("operator", "ODD", "operator", "operator", signing_keys=[PUB["app_signing"]])
+    user = _issued("user", "u", "app_user", "app_signing", issuer_account=PUB["operator"])
+    assert not nats_jwt.signed_by(user, lists_account_key)
+
+
 # --- encoding --------------------------------------------------------------
 
 def test_go_json_escapes_like_encoding_json():
@@ -282,6 +313,7 @@ def test_public_keys_with_a_typo_are_not_keys():
 def test_a_key_pair_never_shows_its_seed():
     pair = PAIRS["sys_user"]
     assert leaked_forms(seed_forms(SEEDS["sys_user"]), repr(pair) + str(pair)) == 0
+    assert repr(pair) == "KeyPair(%s)" % PUB["sys_user"]
     with pytest.raises(JwtError) as caught:
         KeyPair("SUNOTASEED")
     assert "SUNOTASEED" not in str(caught.value)
@@ -303,8 +335,9 @@ def test_creds_render_in_nsc_format_and_parse_back():
 def test_creds_need_a_user_seed():
     with pytest.raises(JwtError):
         nats_jwt.render_creds(GO_TOKENS["sys_user"], SEEDS["sys_account"])
-    with pytest.raises(JwtError):
+    with pytest.raises(JwtError) as caught:
         nats_jwt.parse_creds("no blocks here")
+    assert str(caught.value) == "the .creds data does not hold a JWT block and a seed block"
 
 
 @pytest.mark.parametrize("times, message", [
