@@ -354,3 +354,69 @@ def test_time_bounds_are_refused_with_the_bound_named(times, message):
 def test_time_bounds_that_hold_now_are_accepted():
     claims = dict(operator_claims(2), nbf=1, exp=4102444800)
     assert nats_jwt.decode(signed(nats_jwt.HEADER, claims, PAIRS["operator"])).claims["exp"] == 4102444800
+
+
+# --- layout and encoding, spelled out ----------------------------------------
+
+def test_arranged_claims_follow_go_field_order_and_keep_unknown_fields_last():
+    claims = {
+        "zz_newer_claim": "kept", "nats": {"future": [1], "type": "account", "limits": {"conn": 0, "subs": 1}},
+        "sub": "S", "iss": "I", "name": "n", "iat": 0, "empty_unknown": "",
+    }
+    arranged = nats_jwt.arrange_claims(claims)
+    assert arranged == {"iss": "I", "name": "n", "sub": "S",
+                        "nats": {"limits": {"subs": 1}, "default_permissions": {"pub": {}, "sub": {}},
+                                 "type": "account", "future": [1]},
+                        "zz_newer_claim": "kept"}
+    assert list(arranged) == ["iss", "name", "sub", "nats", "zz_newer_claim"]
+    assert list(arranged["nats"]) == ["limits", "default_permissions", "type", "future"]
+
+
+def test_claims_of_an_unknown_kind_keep_the_generic_fields_in_order():
+    arranged = nats_jwt.arrange_claims({"nats": {"version": 2, "type": "activation", "tags": ["a"], "x": 1}})
+    assert list(arranged["nats"].items()) == [("tags", ["a"]), ("type", "activation"), ("version", 2), ("x", 1)]
+
+
+@pytest.mark.parametrize("value, zero", [
+    (None, True), (False, True), (True, False), (0, True), (1, False), (-1, False), (0.0, True), (2.5, False),
+    ("", True), ("x", False), ([], True), ([0], False), ({}, True),
+])
+def test_omitempty_zeros_are_those_of_go(value, zero):
+    assert nats_jwt._is_zero(value) is zero
+
+
+def test_go_json_escapes_both_line_separators_and_refuses_nan():
+    assert nats_jwt.go_json(["\u2028", "\u2029"]) == b'["\\u2028","\\u2029"]'
+    # Go's json.Marshal refuses NaN and infinities ("unsupported value").
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            nats_jwt.go_json({"n": bad})
+
+
+def test_segments_are_unpadded_base64url():
+    assert nats_jwt._b64encode(b"\x00\x00\x17") == "AAAX"
+    assert nats_jwt._b64encode(b"\xfb\xff") == "-_8"
+    assert nats_jwt._b64decode("-_8") == b"\xfb\xff"
+
+
+def test_bad_segments_are_refused_with_the_reason():
+    with pytest.raises(JwtError) as padded:
+        nats_jwt._b64decode("AA==")
+    assert str(padded.value) == "unexpected padding in a JWT segment"
+    with pytest.raises(JwtError) as not_base64:
+        nats_jwt._b64decode("A*B")
+    with pytest.raises(Exception) as library:
+        base64.b64decode("A*B" + "=", altchars=b"-_", validate=True)
+    assert str(not_base64.value) == "a JWT segment is not base64url: %s" % library.value
+
+
+def test_without_nkeys_the_missing_libraries_are_named(monkeypatch):
+    monkeypatch.setattr(nats_jwt, "HAS_NKEYS", False)
+    with pytest.raises(JwtError) as caught:
+        nats_jwt.key_kind(PUB["operator"])
+    assert str(caught.value) == "the Python libraries nkeys and PyNaCl are required"
+
+
+@pytest.mark.parametrize("value", [None, 42, b"O" * 56, "O" * 55])
+def test_what_is_not_a_key_text_has_no_kind(value):
+    assert nats_jwt.key_kind(value) is None
