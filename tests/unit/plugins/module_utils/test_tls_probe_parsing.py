@@ -482,3 +482,29 @@ def test_connecting_to_a_closed_port_is_a_probe_error():
         tls_probe.probe_plain("127.0.0.1", port, timeout=2)
     assert str(caught.value) == "cannot connect to 127.0.0.1:%d: [Errno 111] Connection refused" % port
 
+
+
+def test_a_connect_that_hangs_ends_at_the_timeout():
+    # A listener whose accept queue is full drops new SYNs: the connect hangs.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port), timeout=2)
+    outcome = []
+
+    def attempt():
+        try:
+            tls_probe.probe_plain("127.0.0.1", port, timeout=0.5)
+        except ProbeError as exc:
+            outcome.append(str(exc))
+
+    started = time.monotonic()
+    waiter = threading.Thread(target=attempt, daemon=True)
+    waiter.start()
+    waiter.join(3)
+    elapsed = time.monotonic() - started
+    queued.close()
+    listener.close()
+    assert outcome == ["cannot connect to 127.0.0.1:%d: timed out" % port]
+    assert 0.4 < elapsed < 0.9

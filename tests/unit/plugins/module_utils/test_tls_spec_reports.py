@@ -696,3 +696,14 @@ def test_the_public_ca_rule_is_silent_when_the_system_store_is_missing_or_broken
     monkeypatch.setattr(tls_spec, "SYSTEM_CA_BUNDLES", (broken,))
     report = check(cert_path, ca_path=pki.ca_path, public_ca="refuse")
     assert (report["problems"], report["warnings"]) == ([], [])
+
+
+def test_the_default_warning_comes_thirty_days_ahead_and_facts_use_the_given_time(pki):
+    cert_path = pki.write("thirty.pem", cert_pem(issue("thirty", make_key(), pki.ca, pki.ca_key)))
+    at_thirty = tls_spec.check_certificate_files(cert_path, "cluster", ca_path=pki.ca_path,
+                                                 now=END - datetime.timedelta(days=30))
+    assert (at_thirty["warnings"], at_thirty["facts"]["days_left"]) == ([], 30)
+    at_29 = tls_spec.check_certificate_files(cert_path, "cluster", ca_path=pki.ca_path,
+                                             now=END - datetime.timedelta(days=29, hours=23))
+    assert [w["rule"] for w in at_29["warnings"]] == ["expiring"]
+    assert check(cert_path, ca_path=pki.ca_path)["facts"]["days_left"] == 101
