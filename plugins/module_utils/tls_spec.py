@@ -188,7 +188,13 @@ def load_certificates(data):
     Like Go's loaders, blocks of other kinds (a key appended to the certificate,
     EC PARAMETERS) are skipped rather than refused.
     """
-    return [x509.load_pem_x509_certificate(block) for label, block in pem_blocks(data) if label == "CERTIFICATE"]
+    certs = [x509.load_pem_x509_certificate(block) for label, block in pem_blocks(data) if label == "CERTIFICATE"]
+    for cert in certs:
+        # cryptography parses the extensions on first use: read them here, so that a
+        # malformed one (an empty extendedKeyUsage, say) is a ValueError of the file
+        # rather than a traceback out of a later check.
+        _ = cert.extensions
+    return certs
 
 
 def _utc(value):

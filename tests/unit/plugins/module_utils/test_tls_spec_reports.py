@@ -707,3 +707,44 @@ def test_the_default_warning_comes_thirty_days_ahead_and_facts_use_the_given_tim
                                              now=END - datetime.timedelta(days=29, hours=23))
     assert [w["rule"] for w in at_29["warnings"]] == ["expiring"]
     assert check(cert_path, ca_path=pki.ca_path)["facts"]["days_left"] == 101
+
+
+def test_a_leaf_trusted_as_itself_is_reported_against_its_own_file(pki):
+    key = make_key()
+    old = issue("self", key, end=NOW - datetime.timedelta(days=2), ekus=None)
+    cert_path = pki.write("self.pem", cert_pem(old))
+    ca_path = pki.write("self-as-ca.pem", cert_pem(old))
+    report = check(cert_path, "client", ca_path=ca_path)
+    assert report["problems"] == [{
+        "file": cert_path, "rule": "expired",
+        "message": "the certificate 'CN=self' expired on 2026-05-30T00:00:00Z; renew it",
+    }]
+    assert report["chain"] == ["CN=self"]
+
+
+def test_a_leaf_without_usages_under_a_restricting_ca_names_the_ca(pki):
+    int_key = make_key()
+    restricted = issue("Restricted CA", int_key, pki.ca, pki.ca_key, ca=True, ekus=(SERVER_AUTH,))
+    leaf = issue("route", make_key(), restricted, int_key, ekus=None)
+    bundle = pki.write("restricted-noeku.pem", cert_pem(leaf, restricted))
+    assert [p["message"] for p in check(bundle, ca_path=pki.ca_path)["problems"]] == [
+        "the issuing CA 'CN=Restricted CA' allows serverAuth but purpose cluster needs clientAuth; "
+        "reissue it with extendedKeyUsage serverAuth,clientAuth"]
+
+
+def test_a_certificate_with_a_malformed_extension_is_reported_as_unparsable(pki):
+    # An empty extendedKeyUsage: the certificate loads, its extensions do not.
+    leaf = issue("empty", make_key(), pki.ca, pki.ca_key, ekus=())
+    with pytest.raises(ValueError) as library:
+        _ = leaf.extensions
+    cert_path = pki.write("empty-eku.pem", cert_pem(leaf))
+    assert check(cert_path, "client", ca_path=pki.ca_path)["problems"] == [{
+        "file": cert_path, "rule": "unparsable",
+        "message": "the certificate file holds a certificate that does not parse: %s" % library.value,
+    }]
+    ca_path = pki.write("empty-eku-ca.pem", cert_pem(leaf))
+    good, _k, _c, _key = pki.leaf("good")
+    assert check(good, "client", ca_path=ca_path, now=None)["problems"] == [{
+        "file": ca_path, "rule": "unparsable",
+        "message": "the CA file holds a certificate that does not parse: %s" % library.value,
+    }]
