@@ -420,3 +420,33 @@ def test_without_nkeys_the_missing_libraries_are_named(monkeypatch):
 @pytest.mark.parametrize("value", [None, 42, b"O" * 56, "O" * 55])
 def test_what_is_not_a_key_text_has_no_kind(value):
     assert nats_jwt.key_kind(value) is None
+
+
+def test_wrong_key_kinds_are_refused_with_the_kind_and_the_key():
+    with pytest.raises(JwtError) as subject:
+        nats_jwt.build_claims("account", "A", PUB["sys_user"], PUB["operator"], {})
+    assert str(subject.value) == "the subject of a account JWT must be a account public key"
+    with pytest.raises(JwtError) as issuer:
+        nats_jwt.build_claims("user", "U", PUB["sys_user"], PUB["operator"], {})
+    assert str(issuer.value) == "a user JWT cannot be issued by %r" % PUB["operator"]
+
+
+def test_signing_with_another_key_than_the_issuer_names_both():
+    claims = nats_jwt.build_claims("account", "A", PUB["app_account"], PUB["operator"], {})
+    with pytest.raises(JwtError) as caught:
+        nats_jwt.sign_claims(claims, PAIRS["operator_signing"])
+    assert str(caught.value) == "the claims name issuer %s but the signing key is %s" % (
+        PUB["operator"], PUB["operator_signing"])
+
+
+def test_a_token_naming_no_nkeys_issuer_is_refused_with_the_key():
+    with pytest.raises(JwtError) as caught:
+        nats_jwt._verify_key("ONOTAKEY")
+    assert str(caught.value) == "'ONOTAKEY' is not an nkeys public key"
+
+
+@pytest.mark.parametrize("seed", ["SUNOTASEED", "S\u00e9ed", ""])
+def test_a_bad_seed_is_refused_without_echoing_it(seed):
+    with pytest.raises(JwtError) as caught:
+        KeyPair(seed)
+    assert str(caught.value) == "the data is not a valid nkeys seed"
