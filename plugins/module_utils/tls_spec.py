@@ -637,7 +637,7 @@ def _check_usages(chain, paths, purpose, needed, problems):
         ))
 
 
-def _check_chain(leaf, intermediates, cert_path, ca_path, result, purpose="client", public_ca="allow"):
+def _check_chain(leaf, intermediates, cert_path, ca_path, result, purpose, public_ca):
     """Verify the chain; return it with the file each of its certificates came from."""
     trust_path = ca_path or system_ca_bundle()
     result["trust_source"] = trust_path
