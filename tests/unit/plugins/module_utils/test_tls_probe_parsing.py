@@ -20,6 +20,7 @@ import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_probe
 from ansible_collections.cmsgs.nats.plugins.module_utils.tls_probe import ProbeError
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import needs_openssl, openssl_binary
 
 
 def parsed(**fields):
@@ -508,3 +509,14 @@ def test_a_connect_that_hangs_ends_at_the_timeout():
     listener.close()
     assert outcome == ["cannot connect to 127.0.0.1:%d: timed out" % port]
     assert 0.4 < elapsed < 0.9
+
+
+@needs_openssl
+def test_a_port_that_never_answers_the_handshake_times_out_as_a_refusal():
+    port = FakePort(["read", 3.0])
+    result = tls_probe.probe_tls("127.0.0.1", port.port, tls_first=True, timeout=1, openssl=openssl_binary())
+    assert result == {
+        "accepted": False, "refused_by": "server", "error": "the handshake did not finish within 1 seconds",
+        "tls_version": None, "cipher": None, "cipher_openssl": None, "group": None, "server_cert": None,
+        "verify_code": None, "verify_message": None, "info": None,
+    }

@@ -235,6 +235,10 @@ def test_tls13_with_x25519_is_accepted_and_described(spec):
     assert result["server_cert"]["subject"] == "CN=server"
     assert result["server_cert"]["spki_sha256"] == tls_spec.spki_sha256(spec["server_cert"])
     assert result["server_cert"]["sans"] == ["DNS:localhost", "IP:127.0.0.1"]
+    assert set(result) == {"accepted", "refused_by", "error", "tls_version", "cipher", "cipher_openssl", "group",
+                           "server_cert", "verify_code", "verify_message", "info"}
+    # TLS 1.3 suites carry the same name in OpenSSL.
+    assert (result["cipher_openssl"], result["verify_message"]) == (result["cipher"], "ok")
 
 
 @needs_nats_server
@@ -245,7 +249,7 @@ def test_other_key_exchange_groups_are_refused(spec, version, groups):
     result = probe(spec["client_port"], tls_version=version, groups=groups)
     assert result["accepted"] is False and result["refused_by"] == "server", result
     assert "handshake failure" in result["error"]
-    assert result["group"] is None
+    assert (result["group"], result["tls_version"], result["cipher"], result["cipher_openssl"]) == (None, None, None, None)
 
 
 @needs_nats_server
@@ -257,6 +261,7 @@ def test_tls12_with_each_spec_suite_is_accepted(spec, suite):
     assert result["accepted"] is True, result
     assert (result["tls_version"], result["group"]) == ("1.2", "X25519")
     assert result["cipher"] == tls_spec.iana_cipher_name(suite)
+    assert result["cipher_openssl"] == tls_probe.cipher_table(openssl_binary())[tls_spec.iana_cipher_name(suite)]
 
 
 @needs_nats_server
