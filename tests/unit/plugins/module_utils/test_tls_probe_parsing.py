@@ -520,3 +520,15 @@ def test_a_port_that_never_answers_the_handshake_times_out_as_a_refusal():
         "tls_version": None, "cipher": None, "cipher_openssl": None, "group": None, "server_cert": None,
         "verify_code": None, "verify_message": None, "info": None,
     }
+
+
+def test_an_openssl_that_hangs_is_given_up_after_ten_seconds(tmp_path):
+    script = tmp_path / "openssl"
+    script.write_text("#!/bin/sh\nexec sleep 30\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    started = time.monotonic()
+    with pytest.raises(ProbeError) as caught:
+        tls_probe.cipher_table(str(script))
+    assert 9.5 < time.monotonic() - started < 15
+    assert str(caught.value) == "cannot run %s ciphers: Command '%r' timed out after 10 seconds" % (
+        script, [str(script), "ciphers", "-stdname", "ALL:COMPLEMENTOFALL:@SECLEVEL=0"])
