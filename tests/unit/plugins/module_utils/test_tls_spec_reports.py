@@ -661,6 +661,8 @@ def test_a_route_ca_file_with_a_public_root_and_a_public_intermediate_names_both
     assert (refused["problems"], refused["warnings"]) == ([finding], [])
     warned = check(cert_path, ca_path=ca_path, public_ca="warn")
     assert (warned["problems"], warned["warnings"]) == ([], [finding])
+    allowed = check(cert_path, ca_path=ca_path, public_ca="allow")
+    assert (allowed["problems"], allowed["warnings"]) == ([], [])
     assert tls_spec.public_anchors([inter, pki.ca, root], [root]) == ["CN=Public Issuing CA", "CN=Public Root 0"]
 
 
