@@ -450,3 +450,53 @@ def test_a_bad_seed_is_refused_without_echoing_it(seed):
     with pytest.raises(JwtError) as caught:
         KeyPair(seed)
     assert str(caught.value) == "the data is not a valid nkeys seed"
+
+
+def _segment(data):
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("header, message", [
+    ({"typ": "JWS", "alg": "ed25519-nkey"}, "unsupported JWT type 'JWS'"),
+    ({"alg": "ed25519-nkey"}, "unsupported JWT type None"),
+    ({"typ": "JWT", "alg": "ed25519"}, "unsupported JWT algorithm 'ed25519' (NATS JWT v2 uses ed25519-nkey)"),
+    ({"typ": "JWT"}, "unsupported JWT algorithm None (NATS JWT v2 uses ed25519-nkey)"),
+])
+def test_header_refusals_are_spelled_out(header, message):
+    with pytest.raises(JwtError) as caught:
+        nats_jwt.decode(signed(header, operator_claims(2), PAIRS["operator"]))
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("claims, message", [
+    ({"iss": PUB["operator"], "sub": PUB["operator"]}, "the JWT is not a NATS v2 operator, account or user token"),
+    ({"nats": "operator"}, "the JWT is not a NATS v2 operator, account or user token"),
+    ({"nats": {"type": "activation", "version": 2}}, "the JWT is not a NATS v2 operator, account or user token"),
+    ({"nats": {"type": "operator", "version": 2}, "sub": PUB["operator"]}, "the JWT has no 'iss' claim"),
+    ({"nats": {"type": "operator", "version": 2}, "iss": PUB["operator"]}, "the JWT has no 'sub' claim"),
+])
+def test_body_refusals_are_spelled_out(claims, message):
+    with pytest.raises(JwtError) as caught:
+        nats_jwt.decode(signed(nats_jwt.HEADER, claims, PAIRS["operator"]))
+    assert str(caught.value) == message
+
+
+def test_segments_that_are_not_json_objects_are_named():
+    header = _segment(json.dumps(nats_jwt.HEADER).encode())
+    with pytest.raises(JwtError) as not_json:
+        nats_jwt.decode(header + "." + _segment(b"{nope") + ".sig")
+    with pytest.raises(ValueError) as library:
+        json.loads("{nope")
+    assert str(not_json.value) == "the JWT payload is not JSON: %s" % library.value
+    with pytest.raises(JwtError) as not_object:
+        nats_jwt.decode(_segment(b"[1]") + "." + _segment(b"{}") + ".sig")
+    assert str(not_object.value) == "the JWT header is not a JSON object"
+    with pytest.raises(JwtError) as not_utf8:
+        nats_jwt.decode(header + "." + _segment(b"\xff") + ".sig")
+    assert str(not_utf8.value).startswith("the JWT payload is not JSON: 'utf-8' codec can't decode byte 0xff")
+
+
+def test_a_decoded_token_keeps_the_token_without_surrounding_space():
+    token = GO_TOKENS["operator"]
+    decoded = nats_jwt.decode(" %s\n" % token)
+    assert (decoded.token, decoded.subject) == (token, PUB["operator"])

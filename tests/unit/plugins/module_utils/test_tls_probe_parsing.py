@@ -484,7 +484,6 @@ def test_connecting_to_a_closed_port_is_a_probe_error():
     assert str(caught.value) == "cannot connect to 127.0.0.1:%d: [Errno 111] Connection refused" % port
 
 
-
 def test_a_connect_that_hangs_ends_at_the_timeout():
     # A listener whose accept queue is full drops new SYNs: the connect hangs.
     listener = socket.socket()
