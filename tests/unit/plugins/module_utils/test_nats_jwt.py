@@ -472,6 +472,7 @@ def test_header_refusals_are_spelled_out(header, message):
     ({"iss": PUB["operator"], "sub": PUB["operator"]}, "the JWT is not a NATS v2 operator, account or user token"),
     ({"nats": "operator"}, "the JWT is not a NATS v2 operator, account or user token"),
     ({"nats": {"type": "activation", "version": 2}}, "the JWT is not a NATS v2 operator, account or user token"),
+    ({"nats": {"type": "operator", "version": 1}}, "the JWT has version 1; only NATS JWT v2 is supported"),
     ({"nats": {"type": "operator", "version": 2}, "sub": PUB["operator"]}, "the JWT has no 'iss' claim"),
     ({"nats": {"type": "operator", "version": 2}, "iss": PUB["operator"]}, "the JWT has no 'sub' claim"),
 ])
@@ -500,3 +501,16 @@ def test_a_decoded_token_keeps_the_token_without_surrounding_space():
     token = GO_TOKENS["operator"]
     decoded = nats_jwt.decode(" %s\n" % token)
     assert (decoded.token, decoded.subject) == (token, PUB["operator"])
+
+
+def test_token_size_and_segments_are_checked_first():
+    limit = nats_jwt.MAX_TOKEN_SIZE
+    with pytest.raises(JwtError) as too_large:
+        nats_jwt.decode("a" * (limit + 1))
+    assert str(too_large.value) == "the JWT is larger than 1048576 bytes"
+    with pytest.raises(JwtError) as at_limit:
+        nats_jwt.decode("a" * limit)
+    assert str(at_limit.value) == "a JWT has three dot-separated segments, this one has 1"
+    with pytest.raises(JwtError) as four:
+        nats_jwt.decode("a.b.c.d")
+    assert str(four.value) == "a JWT has three dot-separated segments, this one has 4"
