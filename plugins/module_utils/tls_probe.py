@@ -279,6 +279,7 @@ class _Relay(threading.Thread):
         self.last_activity = time.monotonic()
         self.server_bytes = 0
         self.server_closed_at = None
+        self.deadline_reached = False
         self.error = None
 
     def stop(self):
@@ -345,6 +346,9 @@ class _Relay(threading.Thread):
                         return
                     finally:
                         target.setblocking(False)
+            # Closing s_client's side now makes it report "unexpected eof", which
+            # is the deadline's doing, not the server's: say so.
+            self.deadline_reached = not self._stop_event.is_set()
 
 
 def s_client_argv(openssl, port, tls_version, groups=None, ciphers=None, client_cert=None,
@@ -415,7 +419,7 @@ class _Handshake(object):
 
     def __init__(self, text, timed_out, stdin_closed_at, relay):
         self.text = text
-        self.timed_out = timed_out
+        self.timed_out = timed_out or relay.deadline_reached
         self.relay = relay
         # A server that drops the connection right after the handshake (nats-server
         # does so for a client certificate missing from pinned_certs) refused it.
