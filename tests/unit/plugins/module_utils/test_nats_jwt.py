@@ -525,3 +525,22 @@ def test_a_token_of_another_kind_and_a_forged_signature_are_named():
     with pytest.raises(JwtError) as signature:
         nats_jwt.decode(forged)
     assert str(signature.value) == "the JWT signature does not verify with its issuer %s" % PUB["operator"]
+
+
+@pytest.mark.parametrize("claims, now, message", [
+    ({"exp": 100}, 100, None),
+    ({"exp": 100}, 101, "the JWT expired at 100"),
+    ({"exp": 1}, 2, "the JWT expired at 1"),
+    ({"exp": 0}, 2, None),
+    ({"nbf": 100}, 100, None),
+    ({"nbf": 100}, 99, "the JWT is not valid before 100"),
+    ({"nbf": 1}, 0, "the JWT is not valid before 1"),
+])
+def test_time_bounds_at_their_edges(claims, now, message):
+    # nats-io/jwt: expired when now > exp, not yet valid when nbf > now; 0 means no bound.
+    if message is None:
+        nats_jwt._check_times(claims, now)
+    else:
+        with pytest.raises(JwtError) as caught:
+            nats_jwt._check_times(claims, now)
+        assert str(caught.value) == message
