@@ -483,11 +483,8 @@ def _relayed_handshake(upstream, initial, deadline, settle, make_argv):
 
 
 def probe_tls(host, port, tls_version="1.3", groups=None, ciphers=None, client_cert=None, client_key=None,
-              ca_file=None, server_name=None, tls_first=False, *, timeout, openssl="openssl"):
-    """Try one TLS handshake on a NATS port; return what was negotiated or why not.
-
-    timeout (seconds) bounds the whole probe; the module always passes its option.
-    """
+              ca_file=None, server_name=None, tls_first=False, timeout=10.0, openssl="openssl"):
+    """Try one TLS handshake on a NATS port; return what was negotiated or why not."""
     deadline = time.monotonic() + timeout
     table = cipher_table(openssl) if tls_version != "1.3" else {}
     openssl_ciphers = openssl_cipher_list(ciphers, tls_version, table) if ciphers else None
@@ -547,7 +544,7 @@ def probe_tls(host, port, tls_version="1.3", groups=None, ciphers=None, client_c
     return result
 
 
-def probe_plain(host, port, tls_first=False, *, timeout):
+def probe_plain(host, port, tls_first=False, timeout=10.0):
     """Talk plain NATS (CONNECT, PING) and report whether the server answers.
 
     On a port that requires TLS nats-server answers -ERR 'Secure Connection - TLS

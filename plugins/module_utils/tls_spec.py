@@ -193,7 +193,7 @@ def load_certificates(data):
         # cryptography parses the extensions on first use: read them here, so that a
         # malformed one (an empty extendedKeyUsage, say) is a ValueError of the file
         # rather than a traceback out of a later check.
-        _ = cert.extensions
+        list(cert.extensions)
     return certs
 
 
