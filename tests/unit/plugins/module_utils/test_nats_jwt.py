@@ -544,3 +544,15 @@ def test_time_bounds_at_their_edges(claims, now, message):
         with pytest.raises(JwtError) as caught:
             nats_jwt._check_times(claims, now)
         assert str(caught.value) == message
+
+
+def test_scoped_signing_keys_are_named_by_their_key():
+    nats = {"signing_keys": [PUB["app_signing"], {"kind": "user_scope", "key": PUB["sys_account"], "role": "r"}]}
+    assert nats_jwt.signing_key_names(nats) == [PUB["app_signing"], PUB["sys_account"]]
+    assert nats_jwt.signing_key_names({}) == []
+
+
+def test_creds_for_a_seed_that_is_not_a_user_seed_are_refused_with_the_reason():
+    with pytest.raises(JwtError) as caught:
+        nats_jwt.render_creds(GO_TOKENS["sys_user"], SEEDS["sys_account"])
+    assert str(caught.value) == "a .creds file needs a user seed"
