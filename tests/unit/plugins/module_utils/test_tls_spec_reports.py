@@ -750,3 +750,11 @@ def test_a_certificate_with_a_malformed_extension_is_reported_as_unparsable(pki)
         "file": ca_path, "rule": "unparsable",
         "message": "the CA file holds a certificate that does not parse: %s" % library.value,
     }]
+
+
+def test_every_usage_a_certificate_allows_is_listed(pki):
+    oids = x509.oid.ExtendedKeyUsageOID
+    cert_path, _k, _c, _key = pki.leaf("mail", ekus=(oids.CODE_SIGNING, oids.EMAIL_PROTECTION))
+    assert [p["message"] for p in check(cert_path, "client", ca_path=pki.ca_path, now=None)["problems"]] == [
+        "the certificate allows codeSigning, emailProtection but purpose client needs serverAuth; "
+        "reissue it with extendedKeyUsage serverAuth"]
