@@ -543,3 +543,8 @@ def test_plain_probes_wait_ten_seconds_by_default():
     result = tls_probe.probe_plain("127.0.0.1", port.port)
     assert 9.5 < time.monotonic() - started < 10.9
     assert result["error"] == "no reply to CONNECT and PING within 10.0 seconds"
+
+
+def test_a_reply_that_is_not_utf8_is_still_read():
+    result, _r = plain([b"INFO {}\r\n", "read", b"-ERR 'caf\xe9'\r\n"])
+    assert (result["refused_by"], result["reply"], result["error"]) == ("server", "-ERR 'caf\ufffd'", "caf\ufffd")
