@@ -77,10 +77,27 @@ def test_parse_mode_refuses_numbers(value):
         parse_mode(value, 'entries[0]')
 
 
-@pytest.mark.parametrize('text', ['0980', '64', '10640', 'rw-r-----'])
+@pytest.mark.parametrize('text', ['0980', '64', '10640', 'rw-r-----', '0X40', ' 06 '])
 def test_parse_mode_refuses_bad_strings(text):
-    with pytest.raises(VolumeLayoutError, match='not an octal mode'):
+    with pytest.raises(VolumeLayoutError) as err:
         parse_mode(text, 'entries[0]')
+    assert str(err.value) == "entries[0]: mode %r is not an octal mode of 3 or 4 digits such as '0640'" % text
+
+
+@pytest.mark.parametrize('value, example, message', [
+    (416, 0o640, "seed_mode: mode must be a quoted octal string such as '0640', got 416 (int); "
+                 "unquoted YAML numbers like 0640 arrive as the decimal 416, quote the mode"),
+    (384, 0o600, "seed_mode: mode must be a quoted octal string such as '0600', got 384 (int); "
+                 "unquoted YAML numbers like 0600 arrive as the decimal 384, quote the mode"),
+    (True, 0o640, "seed_mode: mode must be a quoted octal string such as '0640', got True (bool); "
+                  "unquoted YAML numbers like 0640 arrive as the decimal 416, quote the mode"),
+    (None, 0o640, "seed_mode: mode must be a quoted octal string such as '0640', got None (NoneType); "
+                  "unquoted YAML numbers like 0640 arrive as the decimal 416, quote the mode"),
+])
+def test_a_mode_that_is_no_string_is_refused_with_the_quoted_example(value, example, message):
+    with pytest.raises(VolumeLayoutError) as err:
+        parse_mode(value, 'seed_mode', example=example)
+    assert str(err.value) == message
 
 
 def test_normalize_resolves_ids_and_sorts_parents_first(tmp_path):
@@ -609,6 +626,8 @@ def test_entries_sort_by_path_components_so_parents_come_first():
     # would put "node-b" ('-' < '/') in between.
     entries = normalize_entries('/srv/v', [{'path': p} for p in ('nodeX', 'node-b', 'node/a', 'nodeA', 'node')])
     assert [e.path for e in entries] == ['/srv/v/node', '/srv/v/node/a', '/srv/v/node-b', '/srv/v/nodeA', '/srv/v/nodeX']
+    # A trailing space is part of a name, so "b " sorts after "b".
+    assert [e.path for e in normalize_entries('/srv/v', [{'path': 'b '}, {'path': 'b'}])] == ['/srv/v/b', '/srv/v/b ']
 
 
 @pytest.mark.parametrize('root, path, full', [
