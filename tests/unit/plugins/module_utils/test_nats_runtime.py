@@ -248,12 +248,17 @@ def test_varz_is_read_with_or_without_a_trailing_slash(served):
 
 
 @pytest.fixture
-def not_json():
-    """An HTTP server whose /varz is no JSON and whose other paths are 404."""
+def monitor():
+    """An HTTP server that answers /varz with ``body`` after ``delay`` seconds and 404 elsewhere.
+
+    It stands for a server version or a failure the real binary cannot show.
+    """
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = b"<html>not json</html>"
-            self.send_response(200 if self.path == "/varz" else 404)
+            time.sleep(server.delay)
+            body = server.body.encode("utf-8")
+            # The target as sent: http.server turns a leading "//" into "/" in self.path.
+            self.send_response(200 if self.requestline.split()[1] == "/varz" else 404)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -261,19 +266,56 @@ def not_json():
         def log_message(self, *args):
             pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.body, server.delay = "<html>not json</html>", 0
+    server.url = "http://127.0.0.1:%d" % server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield "http://127.0.0.1:%d" % server.server_address[1]
+    yield server
     server.shutdown()
     server.server_close()
     thread.join()
 
 
-def test_no_answer_an_error_page_or_no_json_is_no_varz(not_json):
+def test_no_answer_an_error_page_or_no_json_is_no_varz(monitor):
     assert nats_runtime.read_varz("http://127.0.0.1:%d" % free_port()) is None
-    assert nats_runtime.read_varz(not_json) is None
-    assert nats_runtime.read_varz(not_json + "/sub") is None
+    assert nats_runtime.read_varz(monitor.url) is None
+    monitor.body = '{"server_name": "n1"}'
+    assert nats_runtime.read_varz(monitor.url + "/sub") is None
+    # The monitor URL may end in a slash: /varz is asked for, not //varz.
+    assert nats_runtime.read_varz(monitor.url + "/") == {"server_name": "n1"}
+
+
+def test_an_answer_later_than_the_timeout_is_no_answer(monitor):
+    monitor.body, monitor.delay = '{"server_name": "n1"}', 1.5
+    assert nats_runtime.read_varz(monitor.url, timeout=0.3) is None
+    assert nats_runtime.read_varz(monitor.url, timeout=10) == {"server_name": "n1"}
+
+
+@needs_nats_server
+def test_varz_over_https_with_a_self_signed_certificate(tmp_path):
+    # The monitoring port is loopback-only; its certificate is not checked.
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=rt-1", "-days", "2"],
+                   check=True, capture_output=True)
+    port = free_port()
+    config = tmp_path / "nats-server.conf"
+    config.write_text('server_name: "rt-tls"\nlisten: "127.0.0.1:%d"\nhttps: "127.0.0.1:%d"\n'
+                      'tls { cert_file: "%s", key_file: "%s" }\n' % (free_port(), port, cert, key))
+    process = subprocess.Popen([nats_server_binary(), "-c", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        varz = None
+        while varz is None and time.monotonic() < deadline:
+            varz = nats_runtime.read_varz("https://127.0.0.1:%d" % port)
+            time.sleep(0.05)
+        assert varz is not None and varz["server_name"] == "rt-tls"
+    finally:
+        process.kill()
+        process.wait()
 
 
 @needs_nats_server
@@ -298,19 +340,53 @@ def test_inspect_refuses_a_file_the_binary_rejects(tmp_path):
 
 @needs_nats_server
 @pytest.mark.parametrize("wait, clock_values, reads", [
-    (0, [0.0, 0.0], 1),          # no wait: one look
+    (None, [0.0, 0.5], 1),       # by default no wait: one look
+    (0, [0.0, 0.0], 1),
     (0.5, [0.0, 0.5], 1),        # the deadline reached on the first look
-    (0.5, [0.0, 0.2, 0.5], 2),   # asked again until the deadline
+    (0.5, [0.0, 0.2, 0.5], 2),   # asked again, a quarter second later, until the deadline
 ])
 def test_inspect_asks_a_server_that_differs_again_until_the_deadline(tmp_path, monkeypatch, wait, clock_values, reads):
     config = tmp_path / "nats-server.conf"
     config.write_text('listen: "127.0.0.1:%d"\n' % free_port())
     url = "http://127.0.0.1:%d" % free_port()  # nothing answers there
-    asked = []
+    asked, slept = [], []
     real_read_varz = nats_runtime.read_varz
     monkeypatch.setattr(nats_runtime, "read_varz", lambda given: asked.append(given) or real_read_varz(given))
-    state = nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url, wait_seconds=wait,
-                                 clock=iter(clock_values).__next__)
-    assert asked == [url] * reads
+    monkeypatch.setattr(nats_runtime.time, "sleep", slept.append)
+    extra = {} if wait is None else {"wait_seconds": wait}
+    state = nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url,
+                                 clock=iter(clock_values).__next__, **extra)
+    assert asked == [url] * reads and slept == [0.25] * (reads - 1)
     assert state["differences"] == ["the server does not answer on its monitoring port"]
     assert state["file_digest"].startswith("sha256:")
+
+
+@needs_nats_server
+def test_inspect_of_a_server_without_digest_compares_the_load_time_and_the_version(tmp_path, monitor):
+    # A server before 2.10 reports no digest: its load time must follow the file's mtime.
+    config = tmp_path / "nats-server.conf"
+    config.write_text('listen: "127.0.0.1:%d"\n' % free_port())
+    written = datetime.datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+    os.utime(str(config), (written.timestamp(), written.timestamp()))
+    monitor.body = '{"server_name": "old-1", "version": "2.9.10", "config_load_time": "2026-12-01T10:00:01.5Z"}'
+    state = nats_runtime.inspect(Runner(), nats_server_binary(), str(config), monitor.url)
+    assert state == {"running": True, "server_name": "old-1", "running_version": "2.9.10", "running_digest": None,
+                     "method": "load_time", "version_matches": False, "config_matches": True,
+                     "differences": ["it runs version 2.9.10, the binary on disk is 2.15.1"],
+                     "file_digest": state["file_digest"]}
+    assert state["file_digest"].startswith("sha256:")
+
+
+@needs_nats_server
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="switching users needs root and setpriv")
+def test_inspect_checks_the_file_as_the_service_user(tmp_path):
+    # pytest's tmp_path is root's alone: root reads the file, nobody cannot.
+    config = tmp_path / "nats-server.conf"
+    config.write_text('listen: "127.0.0.1:%d"\n' % free_port())
+    config.chmod(0o600)
+    url = "http://127.0.0.1:%d" % free_port()
+    assert nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url)["file_digest"]
+    with pytest.raises(nats_runtime.RuntimeCheckError) as err:
+        nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url, user="nobody")
+    assert str(err.value).startswith("%s -t rejects %s: " % (nats_server_binary(), config))
+    assert "permission denied" in str(err.value)
