@@ -40,7 +40,10 @@ class Runner:
 
     @staticmethod
     def get_bin_path(name, required=False):
-        return shutil.which(name)
+        found = shutil.which(name)
+        if required and not found:  # AnsibleModule fails the module here
+            raise LookupError("Failed to find required executable %s" % name)
+        return found
 
 
 def free_port():
@@ -202,6 +205,14 @@ def test_another_user_runs_the_command_through_setpriv_with_its_groups():
     assert nats_runtime.as_user(Runner(), "nobody", ("nats-server", "-t")) == [
         shutil.which("setpriv"), "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid, "--init-groups", "--",
         "nats-server", "-t"]
+
+
+def test_another_user_without_setpriv_fails_instead_of_running_as_root(tmp_path, monkeypatch):
+    if pwd.getpwnam("nobody").pw_uid == os.geteuid():
+        pytest.skip("the tests run as nobody")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(LookupError, match="Failed to find required executable setpriv"):
+        nats_runtime.as_user(Runner(), "nobody", ["nats-server", "-t"])
 
 
 def test_a_user_that_does_not_exist_is_named():
