@@ -245,7 +245,7 @@ class Step:
 def plan(entries, follow=False):
     """Compare the disk with the entries; return one Step per entry, parents first."""
     steps = []
-    will_exist = set()
+    will_exist = set()  # folders this run creates
     for entry in entries:
         current = inspect(entry.path, follow)
         step = Step(entry, current)
@@ -275,7 +275,8 @@ def plan(entries, follow=False):
             step.problem = '%s is a %s, want %s: remove or move it first' % (path, current['kind'], entry.state)
             step.deviations.append(_deviation(path, 'state', current['kind'], entry.state))
             continue
-        will_exist.add(path)
+        # An existing path is not added to will_exist: os.path.isdir above
+        # already finds an existing folder, and a file must stay no parent.
         if entry.uid is not None and entry.uid != current['uid']:
             step.chown = True
             step.deviations.append(_deviation(path, 'owner', id_name('user', current['uid']), entry.owner))

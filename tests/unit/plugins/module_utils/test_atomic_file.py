@@ -85,3 +85,29 @@ def test_a_name_without_a_folder_is_written_in_the_current_one(tmp_path, monkeyp
     atomic_file.write_atomic("nats.conf", TEXT, 0o640)
     assert (tmp_path / "nats.conf").read_text(encoding="utf-8") == TEXT and os.listdir(tmp_path) == ["nats.conf"]
     atomic_file.fsync_folder("")
+
+
+def test_a_mode_that_cannot_be_set_leaves_no_temporary_file(tmp_path):
+    # Fails between the temporary file's creation and its first byte.
+    with pytest.raises(TypeError):
+        atomic_file.write_atomic(str(tmp_path / "nats.conf"), TEXT, "0640")
+    assert os.listdir(tmp_path) == []
+
+
+@needs_root
+def test_the_group_alone_is_set_for_any_group(tmp_path):
+    path = tmp_path / "group-1"
+    atomic_file.write_atomic(str(path), TEXT, 0o640, -1, 1)
+    assert (path.stat().st_uid, path.stat().st_gid) == (os.geteuid(), 1)
+
+
+def test_the_folder_of_the_target_is_flushed_after_the_rename(tmp_path, monkeypatch):
+    # Without it a power cut can bring back the old name: the folder itself must reach the disk.
+    target_folder = tmp_path / "conf"
+    target_folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    flushed = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: flushed.append(os.readlink("/proc/self/fd/%d" % fd)) or real_fsync(fd))
+    atomic_file.write_atomic(str(target_folder / "nats.conf"), TEXT, 0o640)
+    assert flushed[-1] == str(target_folder)

@@ -153,6 +153,20 @@ def test_check_mode_of_an_existing_entity_shows_real_keys(paths, region):
     assert nats_jwt.decode(open(paths.account_jwt("REGION1", "SYS")).read()).nats["limits"]["conn"] == -1
 
 
+def test_diff_shows_the_claims_before_and_after_as_indented_json(paths, region):
+    outcome = plan_account(paths, "REGION1", "SYS", limits={"conn": 5})
+    diff = outcome.diff(check_mode=False)
+    path = paths.account_jwt("REGION1", "SYS")
+    assert (diff["before_header"], diff["after_header"]) == (path, path)
+    assert sorted(diff) == ["after", "after_header", "before", "before_header"]
+    existing = nats_jwt.decode(open(path).read())
+    for text, claims in ((diff["before"], existing.claims), (diff["after"], outcome.claims)):
+        assert json.loads(text) == nats_jwt.comparable(claims)
+        # Two spaces a level, one key a line, so a diff shows the changed setting alone.
+        assert text.startswith('{\n  "') and text.endswith("\n}\n")
+        assert '\n    "limits": {\n' in text
+
+
 def test_diff_never_shows_seeds_or_creds(paths):
     operator = applied(plan_operator(paths, "REGION1"))
     applied(plan_account(paths, "REGION1", "SYS"))
@@ -378,13 +392,18 @@ def test_user_permissions_are_declarative(paths, region):
 
 
 @pytest.mark.parametrize("permissions, message", [
-    ({"pub": {"allow": ["a queue"]}}, "permissions.pub.allow"),
-    ({"sub": {"deny": ["a b c"]}}, "permissions.sub.deny"),
-    ({"sub": {"allow": [""]}}, "permissions.sub.allow"),
+    # Only a subscription may name a queue group, after one space.
+    ({"pub": {"allow": ["a queue"]}}, "permissions.pub.allow: 'a queue' is not a valid subject (no spaces)"),
+    ({"pub": {"deny": ["ok", "a  b"]}}, "permissions.pub.deny: 'a  b' is not a valid subject (no spaces)"),
+    ({"pub": {"deny": [5]}}, "permissions.pub.deny: 5 is not a valid subject (no spaces)"),
+    ({"sub": {"deny": ["a b c"]}}, "permissions.sub.deny: 'a b c' is not a valid subject (at most 'subject queue')"),
+    ({"sub": {"allow": [""]}}, "permissions.sub.allow: '' is not a valid subject (at most 'subject queue')"),
+    ({"sub": {"allow": [None]}}, "permissions.sub.allow: None is not a valid subject (at most 'subject queue')"),
 ])
 def test_invalid_subjects_are_refused(paths, region, permissions, message):
-    with pytest.raises(StoreError, match=message):
+    with pytest.raises(StoreError) as err:
         plan_user(paths, "REGION1", "SYS", "sys", permissions=permissions)
+    assert str(err.value) == message
 
 
 def test_bearer_token_is_off_unless_asked_for(paths, region):

@@ -6,7 +6,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import grp
 import os
+import pwd
 import signal
 import stat
 
@@ -16,12 +18,15 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.volume_layout import (
     VolumeLayoutError,
     apply,
     format_deviation,
+    format_mode,
     normalize_entries,
     parse_mode,
     plan,
     run_layout,
 )
 
+ME = pwd.getpwuid(os.geteuid()).pw_name
+MY_GROUP = grp.getgrgid(os.getegid()).gr_name
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs root')
 NOBODY, NOGROUP = 65534, 65534
 
@@ -72,10 +77,27 @@ def test_parse_mode_refuses_numbers(value):
         parse_mode(value, 'entries[0]')
 
 
-@pytest.mark.parametrize('text', ['0980', '64', '10640', 'rw-r-----'])
+@pytest.mark.parametrize('text', ['0980', '64', '10640', 'rw-r-----', '0X40', ' 06 '])
 def test_parse_mode_refuses_bad_strings(text):
-    with pytest.raises(VolumeLayoutError, match='not an octal mode'):
+    with pytest.raises(VolumeLayoutError) as err:
         parse_mode(text, 'entries[0]')
+    assert str(err.value) == "entries[0]: mode %r is not an octal mode of 3 or 4 digits such as '0640'" % text
+
+
+@pytest.mark.parametrize('value, example, message', [
+    (416, 0o640, "seed_mode: mode must be a quoted octal string such as '0640', got 416 (int); "
+                 "unquoted YAML numbers like 0640 arrive as the decimal 416, quote the mode"),
+    (384, 0o600, "seed_mode: mode must be a quoted octal string such as '0600', got 384 (int); "
+                 "unquoted YAML numbers like 0600 arrive as the decimal 384, quote the mode"),
+    (True, 0o640, "seed_mode: mode must be a quoted octal string such as '0640', got True (bool); "
+                  "unquoted YAML numbers like 0640 arrive as the decimal 416, quote the mode"),
+    (None, 0o640, "seed_mode: mode must be a quoted octal string such as '0640', got None (NoneType); "
+                  "unquoted YAML numbers like 0640 arrive as the decimal 416, quote the mode"),
+])
+def test_a_mode_that_is_no_string_is_refused_with_the_quoted_example(value, example, message):
+    with pytest.raises(VolumeLayoutError) as err:
+        parse_mode(value, 'seed_mode', example=example)
+    assert str(err.value) == message
 
 
 def test_normalize_resolves_ids_and_sorts_parents_first(tmp_path):
@@ -381,3 +403,236 @@ def test_audit_names_a_wrong_kind(vol):
     with pytest.raises(VolumeLayoutError) as err:
         run_layout(str(vol), [{'path': 'dir', 'state': 'file'}], mode='audit')
     assert str(err.value).splitlines()[1] == '%s: is a directory, want file' % (vol / 'dir')
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('owner', True, 'entries[0] (/srv/v/x): user must be a name or a numeric id, got True'),
+    ('group', False, 'entries[0] (/srv/v/x): group must be a name or a numeric id, got False'),
+    ('owner', -1, 'entries[0] (/srv/v/x): user id -1 is negative'),
+    ('group', -5, 'entries[0] (/srv/v/x): group id -5 is negative'),
+])
+def test_an_owner_or_group_that_is_no_id_is_refused_naming_the_entry(key, value, message):
+    # YAML turns `owner: yes` into True, which would otherwise be uid 1.
+    with pytest.raises(VolumeLayoutError) as err:
+        normalize_entries('/srv/v', [{'path': 'x', key: value}])
+    assert str(err.value) == message
+
+
+@as_root
+def test_current_owners_and_groups_are_named_from_their_own_databases_or_by_number(vol):
+    # 65534 is the user nobody but the group nogroup; 4242/4343 have no name at all.
+    os.chown(str(vol / 'REGION1.jwt'), 4242, 4343)
+    os.chown(str(vol / 'SYS.jwt'), NOBODY, NOGROUP)
+    region1, sys_jwt = str(vol / 'REGION1.jwt'), str(vol / 'SYS.jwt')
+    entries = [{'path': 'REGION1.jwt', 'owner': 'root', 'group': 'root'},
+               {'path': 'SYS.jwt', 'owner': 'root', 'group': 'root', 'mode': '0600'}]
+    deviations = [
+        {'path': region1, 'field': 'owner', 'current': '4242', 'wanted': 'root'},
+        {'path': region1, 'field': 'group', 'current': '4343', 'wanted': 'root'},
+        {'path': sys_jwt, 'field': 'owner', 'current': 'nobody', 'wanted': 'root'},
+        {'path': sys_jwt, 'field': 'group', 'current': 'nogroup', 'wanted': 'root'},
+        {'path': sys_jwt, 'field': 'mode', 'current': '0644', 'wanted': '0600'},
+    ]
+    with pytest.raises(VolumeLayoutError) as err:
+        run_layout(str(vol), entries, mode='audit')
+    assert err.value.details == {'deviations': deviations, 'entries': [
+        {'path': region1, 'exists': True, 'state': 'file', 'owner': '4242', 'group': '4343', 'mode': '0644'},
+        {'path': sys_jwt, 'exists': True, 'state': 'file', 'owner': 'nobody', 'group': 'nogroup', 'mode': '0644'},
+    ]}
+    result = run_layout(str(vol), entries)
+    assert result == {'changed': True, 'unresolved': [], 'deviations': deviations, 'created': [], 'entries': [
+        {'path': region1, 'exists': True, 'state': 'file', 'owner': 'root', 'group': 'root', 'mode': '0644'},
+        {'path': sys_jwt, 'exists': True, 'state': 'file', 'owner': 'root', 'group': 'root', 'mode': '0600'},
+    ]}
+    assert meta(vol / 'REGION1.jwt') == (0, 0, 0o644) and meta(vol / 'SYS.jwt') == (0, 0, 0o600)
+
+
+@pytest.fixture
+def mixed(vol, tmp_path):
+    """Entries of every kind of trouble, each after one that needs nothing or cannot be fixed."""
+    outside = tmp_path / 'outside'
+    outside.write_text('x')
+    (vol / 'b-link').symlink_to(outside)
+    (vol / 'c-dir').mkdir()
+    (vol / 'c-dir').chmod(0o750)
+    (vol / 'd.jwt').write_text('x')
+    (vol / 'd.jwt').chmod(0o644)
+    entries = [
+        {'path': 'a-optional', 'required': False, 'mode': '0600'},
+        {'path': 'b-link', 'mode': '0600'},
+        {'path': 'c-dir', 'mode': '0600'},
+        {'path': 'd.jwt', 'mode': '0600'},
+        {'path': 'e-new', 'state': 'directory', 'mode': '0750'},
+        {'path': 'f/g', 'state': 'directory'},
+        {'path': 'h.creds', 'mode': '0600'},
+    ]
+    link_mode = format_mode(stat.S_IMODE(os.lstat(str(vol / 'b-link')).st_mode))
+    before = [
+        {'path': str(vol / 'a-optional'), 'exists': False, 'state': None, 'owner': None, 'group': None, 'mode': None},
+        {'path': str(vol / 'b-link'), 'exists': True, 'state': 'symlink', 'owner': ME, 'group': MY_GROUP, 'mode': link_mode},
+        {'path': str(vol / 'c-dir'), 'exists': True, 'state': 'directory', 'owner': ME, 'group': MY_GROUP, 'mode': '0750'},
+        {'path': str(vol / 'd.jwt'), 'exists': True, 'state': 'file', 'owner': ME, 'group': MY_GROUP, 'mode': '0644'},
+        {'path': str(vol / 'e-new'), 'exists': False, 'state': None, 'owner': None, 'group': None, 'mode': None},
+        {'path': str(vol / 'f/g'), 'exists': False, 'state': None, 'owner': None, 'group': None, 'mode': None},
+        {'path': str(vol / 'h.creds'), 'exists': False, 'state': None, 'owner': None, 'group': None, 'mode': None},
+    ]
+    deviations = [
+        {'path': str(vol / 'b-link'), 'field': 'state', 'current': 'symlink', 'wanted': 'file'},
+        {'path': str(vol / 'c-dir'), 'field': 'state', 'current': 'directory', 'wanted': 'file'},
+        {'path': str(vol / 'd.jwt'), 'field': 'mode', 'current': '0644', 'wanted': '0600'},
+        {'path': str(vol / 'e-new'), 'field': 'exists', 'current': 'absent', 'wanted': 'directory'},
+        {'path': str(vol / 'f/g'), 'field': 'exists', 'current': 'absent', 'wanted': 'directory'},
+        {'path': str(vol / 'h.creds'), 'field': 'exists', 'current': 'absent', 'wanted': 'file'},
+    ]
+    return entries, before, deviations
+
+
+def test_audit_reports_every_entry_past_ones_it_cannot_fix(vol, mixed):
+    entries, before, deviations = mixed
+    with pytest.raises(VolumeLayoutError) as err:
+        run_layout(str(vol), entries, mode='audit')
+    assert str(err.value) == 'audit found 6 deviation(s) from the wanted layout:\n' + '\n'.join([
+        '%s: is a symlink, want file' % (vol / 'b-link'),
+        '%s: is a directory, want file' % (vol / 'c-dir'),
+        '%s: mode 0644, want 0600' % (vol / 'd.jwt'),
+        '%s: missing, want directory' % (vol / 'e-new'),
+        '%s: missing, want directory' % (vol / 'f/g'),
+        '%s: missing, want file' % (vol / 'h.creds'),
+    ])
+    assert err.value.details == {'deviations': deviations, 'entries': before}
+
+
+def test_enforce_names_every_problem_and_changes_nothing(vol, mixed):
+    entries, before, deviations = mixed
+    untouched = snapshot(vol)
+    with pytest.raises(VolumeLayoutError) as err:
+        run_layout(str(vol), entries)
+    assert str(err.value) == 'cannot enforce the layout, nothing was changed:\n' + '\n'.join([
+        '%s is a symlink; a symlink could redirect the chown/chmod elsewhere, '
+        'replace it with the real file or set follow: true' % (vol / 'b-link'),
+        '%s is a directory, want file: remove or move it first' % (vol / 'c-dir'),
+        '%s: parent folder %s does not exist, add it to entries as a directory' % (vol / 'f/g', vol / 'f'),
+        '%s: required file is missing; this module never creates files, '
+        'put it in place first or set required: false' % (vol / 'h.creds'),
+    ])
+    assert err.value.details == {'deviations': deviations, 'entries': before}
+    assert snapshot(vol) == untouched
+
+
+def test_nested_folders_are_created_in_one_run(vol):
+    result = run_layout(str(vol), [{'path': 'a/b', 'state': 'directory', 'mode': '0750'},
+                                   {'path': 'a', 'state': 'directory', 'mode': '0750'}])
+    assert result['created'] == [str(vol / 'a'), str(vol / 'a/b')]
+    assert meta(vol / 'a/b')[2] == 0o750
+
+
+def test_a_folder_under_a_file_is_refused_before_anything_changes(vol):
+    # The file exists and needs nothing, but a folder cannot be made inside it.
+    untouched = snapshot(vol)
+    with pytest.raises(VolumeLayoutError) as err:
+        run_layout(str(vol), [{'path': 'REGION1.jwt', 'mode': '0600'}, {'path': 'SYS.jwt'},
+                              {'path': 'SYS.jwt/sub', 'state': 'directory'}])
+    assert str(err.value) == ('cannot enforce the layout, nothing was changed:\n'
+                              '%s: parent folder %s does not exist, add it to entries as a directory'
+                              % (vol / 'SYS.jwt/sub', vol / 'SYS.jwt'))
+    assert snapshot(vol) == untouched
+
+
+def test_the_diff_is_headed_by_the_root_or_else_by_volume_layout(vol):
+    sys_jwt = vol / 'SYS.jwt'
+    result = run_layout(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}], want_diff=True)
+    assert result['diff'] == {'before_header': str(vol), 'after_header': str(vol),
+                              'before': '%s: %s:%s 0644\n' % (sys_jwt, ME, MY_GROUP),
+                              'after': '%s: %s:%s 0600\n' % (sys_jwt, ME, MY_GROUP)}
+    result = run_layout(None, [{'path': str(sys_jwt), 'mode': '0640'}], want_diff=True)
+    assert result['diff'] == {'before_header': 'volume layout', 'after_header': 'volume layout',
+                              'before': '%s: %s:%s 0600\n' % (sys_jwt, ME, MY_GROUP),
+                              'after': '%s: %s:%s 0640\n' % (sys_jwt, ME, MY_GROUP)}
+
+
+def test_no_diff_unless_asked(vol):
+    result = run_layout(str(vol), [{'path': 'SYS.jwt', 'mode': '0600'}])
+    assert result == {'changed': True, 'unresolved': [], 'created': [],
+                      'deviations': [{'path': str(vol / 'SYS.jwt'), 'field': 'mode', 'current': '0644', 'wanted': '0600'}],
+                      'entries': [{'path': str(vol / 'SYS.jwt'), 'exists': True, 'state': 'file',
+                                   'owner': ME, 'group': MY_GROUP, 'mode': '0600'}]}
+
+
+def test_follow_reports_the_target_after_the_change(vol, tmp_path):
+    outside = tmp_path / 'target'
+    outside.write_text('x')
+    outside.chmod(0o600)
+    (vol / 'link').symlink_to(outside)
+    result = run_layout(str(vol), [{'path': 'link', 'mode': '0640'}], follow=True)
+    assert result['entries'] == [{'path': str(vol / 'link'), 'exists': True, 'state': 'file',
+                                  'owner': ME, 'group': MY_GROUP, 'mode': '0640'}]
+
+
+def test_check_mode_predicts_a_new_folder_as_private_and_owned_by_the_caller(vol):
+    result = run_layout(str(vol), [{'path': 'new', 'state': 'directory'}], check_mode=True, want_diff=True)
+    assert result['entries'] == [{'path': str(vol / 'new'), 'exists': True, 'state': 'directory',
+                                  'owner': ME, 'group': MY_GROUP, 'mode': '0700'}]
+    assert result['diff']['after'] == '%s: %s:%s 0700\n' % (vol / 'new', ME, MY_GROUP)
+    assert not (vol / 'new').exists()
+
+
+def test_plan_does_not_follow_symlinks_unless_asked(vol, tmp_path):
+    (vol / 'link').symlink_to(vol / 'SYS.jwt')
+    steps = plan(normalize_entries(str(vol), [{'path': 'link', 'mode': '0600'}]))
+    assert steps[0].problem.startswith('%s is a symlink;' % (vol / 'link'))
+    assert steps[0].changes is False
+
+
+@pytest.mark.parametrize('root, entries, message', [
+    ('/srv/v', [], 'entries is empty: list at least one path'),
+    ('srv/v', [{'path': 'a'}], 'root srv/v must be an absolute path'),
+    ('/srv/v', [{'state': 'file'}], 'entries[0]: path is required'),
+    ('/srv/v', [{'path': 'a'}, {'path': ''}], 'entries[1]: path is required'),
+    ('/srv/v', [{'path': '  '}], 'entries[0]: path is required'),
+    (None, [{'path': 'x'}], 'entries[0]: path x is relative, set root or give an absolute path'),
+    ('/srv/v', [{'path': '../etc'}], 'entries[0] (/srv/etc): path leaves root /srv/v, remove the ".." parts'),
+    ('/srv/v', [{'path': 'a'}, {'path': 'b'}, {'path': '/srv/v/b/'}],
+     'entries[2] (/srv/v/b): path is listed twice (also as entries[1]), keep one'),
+    ('/srv/v', [{'path': 'a', 'state': 'link'}], "entries[0] (/srv/v/a): state must be 'file' or 'directory', got 'link'"),
+    ('/srv/v', [{'path': 'a', 'owner': 'cmsgs-missing'}],
+     'user cmsgs-missing does not exist: create it before setting permissions on /srv/v (entry entries[0] (/srv/v/a))'),
+    ('/srv/v', [{'path': 'a', 'group': 'cmsgs-missing'}],
+     'group cmsgs-missing does not exist: create it before setting permissions on /srv/v (entry entries[0] (/srv/v/a))'),
+    (None, [{'path': '/srv/v/a', 'group': 'cmsgs-missing'}],
+     'group cmsgs-missing does not exist: create it before setting permissions on entries[0] (/srv/v/a) '
+     '(entry entries[0] (/srv/v/a))'),
+])
+def test_each_bad_entry_is_named_in_the_error(root, entries, message):
+    with pytest.raises(VolumeLayoutError) as err:
+        normalize_entries(root, entries)
+    assert str(err.value) == message
+
+
+def test_normalized_entries_keep_names_ids_and_defaults(tmp_path):
+    entries = normalize_entries('/srv/v', [
+        {'path': 'b', 'state': 'directory', 'owner': 4242, 'group': 'nogroup', 'mode': '0750', 'required': False},
+        {'path': 'a'},
+    ])
+    assert [vars(e) for e in entries] == [
+        {'path': '/srv/v/a', 'state': 'file', 'owner': None, 'group': None, 'uid': None, 'gid': None,
+         'mode': None, 'required': True},
+        {'path': '/srv/v/b', 'state': 'directory', 'owner': '4242', 'group': 'nogroup', 'uid': 4242, 'gid': NOGROUP,
+         'mode': 0o750, 'required': False},
+    ]
+
+
+def test_entries_sort_by_path_components_so_parents_come_first():
+    # By component, "node/a" belongs right after "node"; a plain string sort
+    # would put "node-b" ('-' < '/') in between.
+    entries = normalize_entries('/srv/v', [{'path': p} for p in ('nodeX', 'node-b', 'node/a', 'nodeA', 'node')])
+    assert [e.path for e in entries] == ['/srv/v/node', '/srv/v/node/a', '/srv/v/node-b', '/srv/v/nodeA', '/srv/v/nodeX']
+    # A trailing space is part of a name, so "b " sorts after "b".
+    assert [e.path for e in normalize_entries('/srv/v', [{'path': 'b '}, {'path': 'b'}])] == ['/srv/v/b', '/srv/v/b ']
+
+
+@pytest.mark.parametrize('root, path, full', [
+    ('/', 'etc/nats', '/etc/nats'),
+    ('/srv/volX', 'a', '/srv/volX/a'),
+])
+def test_paths_below_a_root_of_any_spelling_are_inside(root, path, full):
+    assert [e.path for e in normalize_entries(root, [{'path': path}])] == [full]
