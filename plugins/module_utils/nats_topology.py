@@ -67,8 +67,7 @@ def parse_bool(value, name):
     """(bool, problem) from a YAML value or a survey string; "false" is false."""
     if isinstance(value, bool):
         return value, None
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value), None
+    # The numbers 0 and 1 read as their text, "0" and "1".
     text = str(value).strip().lower()
     if text in _TRUE:
         return True, None
@@ -234,10 +233,7 @@ def derive(groups, hostvars, message_channel_server="", explicit_cluster_groups=
             KIND_CLUSTER: "one cluster (%s) of %d servers" % (", ".join(clusters), len(servers)),
             KIND_HYPER: "%d clusters (%s)" % (len(clusters), ", ".join(sorted(clusters))),
         }[kind]
-        mismatch = wanted != kind
-        if wanted == KIND_CLUSTER and kind == KIND_CLUSTER and len(servers) < 2:
-            mismatch = True
-        if mismatch:
+        if wanted != kind:
             hint = {
                 KIND_STANDALONE: "exactly one host in %s" % SERVERS_GROUP,
                 KIND_CLUSTER: "two or more hosts in one child group of %s" % SERVERS_GROUP,
@@ -257,7 +253,8 @@ def derive(groups, hostvars, message_channel_server="", explicit_cluster_groups=
             problems.append("%s of %s is %r: use letters, digits, '.', '-' and '_', no spaces."
                             % (NAME_VARIABLE, host, name))
         advertise = str(var(host, ADVERTISE_VARIABLE, "")).strip()
-        if advertise and ("://" in advertise or not _HOST_RE.match(advertise)):
+        # _HOST_RE refuses a scheme (no "/"); one colon is host:port, an IPv6 literal has two or more.
+        if advertise and (not _HOST_RE.match(advertise) or advertise.count(":") == 1):
             problems.append("%s of %s is %r: give the bare host name or address that peers and clients reach it"
                             " at (no scheme, no port)." % (ADVERTISE_VARIABLE, host, advertise))
             advertise = ""
@@ -275,8 +272,6 @@ def derive(groups, hostvars, message_channel_server="", explicit_cluster_groups=
     # Hosts sharing one address usually share every port: one message per listener that clashes first.
     reported = set()
     for listener in ("client", "cluster", "gateway"):
-        if listener == "cluster" and kind == KIND_STANDALONE:
-            continue
         if listener == "gateway" and kind != KIND_HYPER:
             continue
         _duplicates(problems, parts, lambda part, listener=listener: "%s:%d" % (part["address"], part["ports"][listener]),
@@ -384,8 +379,8 @@ def stack_options(raw, groups, acs_primary_address=""):
 
     fqdn = given("nats_stack_primary_acs_fqdn")
     options["primary_acs_fqdn"] = str(fqdn).strip() if fqdn is not None else str(acs_primary_address or "").strip()
-    if options["primary_acs_fqdn"] and ("://" in options["primary_acs_fqdn"]
-                                        or not _HOST_RE.match(options["primary_acs_fqdn"])):
+    # _HOST_RE refuses a scheme or a path: neither holds a "/".
+    if options["primary_acs_fqdn"] and not _HOST_RE.match(options["primary_acs_fqdn"]):
         problems.append("nats_stack_primary_acs_fqdn is %r: give the host name alone, such as acs.example.com"
                         " (no scheme, no path)." % options["primary_acs_fqdn"])
 
@@ -395,7 +390,7 @@ def stack_options(raw, groups, acs_primary_address=""):
     options["acs_managed_nodes"] = nodes or []
     for node in options["acs_managed_nodes"]:
         bare = node.split("://", 1)[1] if node.startswith(("nats://", "tls://")) else node
-        if "://" in bare or "/" in bare or not _HOST_RE.match(bare):
+        if not _HOST_RE.match(bare):
             problems.append("nats_stack_acs_managed_nodes holds %r: give host names, host:port or nats:// URLs."
                             % node)
 
