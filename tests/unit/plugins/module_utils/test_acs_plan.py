@@ -375,6 +375,23 @@ def test_a_host_without_ncred_gets_its_sys_files_from_text(jwts):
     assert result["local_url"] == "http://[::1]:9090"
 
 
+def test_a_primary_takes_no_accounts_from_a_primary_url_and_reads_fractional_seconds(jwts):
+    result = _plan(jwts, acs_primary_url="http://acs-1:9090", acs_request_timeout_seconds="2.5")
+    assert (result["problems"], result["primary_url"], result["is_secondary"]) == ([], "http://acs-1:9090", False)
+    assert (result["config"]["primary_url"], result["config"]["request_timeout_seconds"]) == ("", 2.5)
+
+
+def test_a_plan_of_the_variables_alone_has_read_no_jwt_and_is_no_check_run():
+    result = plan.plan(role_defaults())
+    assert (result["problems"], result["config"]["operator_jwt"], result["operator_public_key"]) == ([], "", "")
+    missing = stats(**{"/srv/ncred/REGION1.jwt": False})
+    assert plan.plan(role_defaults(), ncred_files=missing)["problems"] == [
+        "The account server needs /srv/ncred/REGION1.jwt, which this host does not have. Run the REGION1 bootstrap"
+        " first (cmsgs.nats.region1 on the acs_primary host, with a writable [ncred]), mount the [ncred] volume here"
+        " (acs_ncred_dir, now /srv/ncred), or give their contents as acs_operator_jwt, acs_system_account_jwt and"
+        " acs_sys_creds."]
+
+
 def test_the_store_is_reached_through_nsc_only_when_it_is_inside(jwts):
     assert _plan(jwts)["store_in_nsc"] is True
     assert _plan(jwts, acs_store_dir="/var/lib/cmsgs-acs")["store_in_nsc"] is False

@@ -131,6 +131,25 @@ def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
     assert len(problems) == 1 and words in problems[0], problems
 
 
+@pytest.mark.parametrize("peer", [
+    "west",
+    {"urls": ["nats://west-1:7222"]},
+    {"name": "", "urls": ["nats://west-1:7222"]},
+    {"name": "west gateway", "urls": ["nats://west-1:7222"]},
+    {"name": "west", "urls": ["west-1:7222"]},
+    {"name": "west", "urls": "nats://west-1:7222"},
+    {"name": "west"},
+])
+def test_a_gateway_peer_without_a_name_or_gateway_urls_is_refused(peer):
+    peers = [PEERS[0], peer]
+    problems = collect_problems([plan.gateway_peers_have_names_and_urls],
+                                RoleVars(role_defaults(**dict(GATEWAY, nats_server_gateway_peers=peers))))
+    assert problems == [
+        "Each entry of nats_server_gateway_peers needs a name (letters, digits, '.', '_', '-') and a non-empty "
+        "list of urls such as nats://west-1.example.com:7222; got %s." % peers
+    ]
+
+
 def _nats_server_starts(tmp_path, duration, grace):
     """Whether the real nats-server runs with these lame-duck spans: -t first, then a start,
     since -t passes a grace period the starting server refuses."""
@@ -511,3 +530,5 @@ def test_a_unit_is_pending_only_when_check_mode_did_not_write_it():
     assert plan.apply_state({"unit_changed": True}, check_mode=True)["unit_pending"] is True
     assert plan.apply_state({"unit_changed": True}, check_mode=False)["unit_pending"] is False
     assert plan.apply_state({"unit_changed": False}, check_mode=True)["unit_pending"] is False
+    # A run that does not say it is in check mode wrote its unit.
+    assert plan.apply_state({"unit_changed": True})["unit_pending"] is False
