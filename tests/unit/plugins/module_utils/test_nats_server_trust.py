@@ -157,6 +157,35 @@ def test_an_account_of_the_pinned_operator_that_is_not_its_system_account_is_ref
     assert len(problems) == 1 and "nats_server_operator_system_account_jwt" in problems[0]
 
 
+def _expired_operator(pair):
+    claims = nats_jwt.build_claims("operator", "REGION1", pair.public_key, pair.public_key, {})
+    claims["exp"] = 1700000000
+    return nats_jwt.sign_claims(claims, pair, issued_at=1600000000)
+
+
+def test_a_pin_is_an_operator_key_or_an_operator_jwt_even_an_expired_one(jwts):
+    pair = KeyPair(nats_jwt.new_seed("operator"))
+    assert trust.operator_pin(None, "acs_operator_public_key") == ("", "")
+    assert trust.operator_pin(" %s\n" % pair.public_key, "acs_operator_public_key") == (pair.public_key, "")
+    assert trust.operator_pin(_expired_operator(pair), "acs_operator_public_key") == (pair.public_key, "")
+    assert trust.operator_pin(jwts["sys"], "acs_operator_public_key") == ("", (
+        "acs_operator_public_key must be the operator's public key (56 characters starting with O) or an operator JWT "
+        "such as the Region One Token, but it is neither (expected a operator JWT, found a account JWT)."))
+
+
+def test_the_system_account_is_judged_only_under_the_pinned_operator(jwts):
+    impostor = nats_jwt.decode(jwts["impostor"], check_times=False)
+    sys_by_impostor = nats_jwt.decode(jwts["sys_by_impostor"], check_times=False)
+    # A swapped operator is the operator pin's problem; the SYS check has no operator to compare with.
+    assert trust.system_account_pin_problems(jwts["key"], impostor, sys_by_impostor, "SYS.jwt") == []
+    pair = KeyPair(nats_jwt.new_seed("operator"))
+    without_sys = nats_jwt.decode(_sign("operator", "REGION1", pair, pair), check_times=False)
+    assert trust.system_account_pin_problems(pair.public_key, without_sys, sys_by_impostor, "SYS.jwt") == [
+        "SYS.jwt is account %s signed by %s, not the system account  of the pinned operator %s. Nothing was "
+        "changed; put back the SYS.jwt of operator %s." % (jwts["sys_id"], jwts["impostor_key"], pair.public_key,
+                                                            pair.public_key)]
+
+
 def test_the_region_one_token_pins_its_own_key(jwts):
     assert trust.pinned_operator_key(RoleVars({"nats_server_operator_public_key": jwts["operator"]})) == (jwts["key"], "")
     assert trust.pinned_operator_key(RoleVars({"nats_server_operator_public_key": " "})) == ("", "")
@@ -219,6 +248,20 @@ def test_the_trust_rules_run_in_the_role_preflight():
     assert any("nats_server_cluster_pinned_certs" in problem for problem in problems)
 
 
+def test_a_resolver_ca_is_an_absolute_path_and_judged_against_the_url_resolver_only():
+    http = {"nats_server_resolver_type": "url", "nats_server_resolver_url": "http://acs-1:9090/jwt/v1/accounts/",
+            "nats_server_resolver_tls_ca_file": "acs-ca.pem"}
+    assert trust.resolver_tls_ca_needs_an_https_resolver(RoleVars(role_defaults(
+        nats_server_operator_enabled="true", **http))) == [
+        "nats_server_resolver_tls_ca_file ('acs-ca.pem') must be an absolute path on the host.",
+        "nats_server_resolver_tls_ca_file is set, but nats_server_resolver_url ('http://acs-1:9090/jwt/v1/accounts/') is "
+        "not https://: the CA only verifies an HTTPS resolver. Use the load balancer's https:// URL, or leave the CA empty."]
+    absolute = dict(http, nats_server_resolver_tls_ca_file="/srv/certs/acs-ca.pem")
+    for off in ({"nats_server_operator_enabled": "false"},
+                {"nats_server_operator_enabled": "true", "nats_server_resolver_type": "full"}):
+        assert trust.resolver_tls_ca_needs_an_https_resolver(RoleVars(role_defaults(**dict(absolute, **off)))) == []
+
+
 def test_known_urls_need_routes_over_tls():
     problems = trust.known_urls_need_route_host_names(RoleVars(role_defaults(
         nats_server_cluster_verify_known_urls=True, nats_server_cluster_name="c1", nats_server_cluster_tls="false")))
@@ -234,6 +277,9 @@ def test_known_urls_need_routes_over_tls():
     ("http://127.0.0.1:9090/jwt/v1/accounts/", False),
     ("http://localhost:9090/jwt/v1/accounts/", False),
     ("http://nats-1:9090/jwt/v1/accounts/", False),  # the server's own host
+    ("http://127.0.0.2:9090/jwt/v1/accounts/", False),
+    ("http://[::1]:9090/jwt/v1/accounts/", False),
+    ("http://:9090/jwt/v1/accounts/", False),
     ("https://acs.example.com/jwt/v1/accounts/", False),
 ])
 def test_plain_http_to_another_host_is_warned_about(url, warned):
