@@ -61,11 +61,11 @@ def managed_node_urls(value):
         text = str(item).strip()
         if not text:
             continue
-        if not text.startswith(("nats://", "tls://")):
-            if re.match(r"^[^:/]+$", text):
-                text = "nats://%s:4222" % text
-            elif re.match(r"^[^:/]+:[0-9]+$", text):
-                text = "nats://" + text
+        # A URL (nats://, tls://) holds ':' and '/', so it matches neither and stays as it is.
+        if re.match(r"^[^:/]+$", text):
+            text = "nats://%s:4222" % text
+        elif re.match(r"^[^:/]+:[0-9]+$", text):
+            text = "nats://" + text
         urls.append(text)
     return urls
 
@@ -209,8 +209,9 @@ def folders_are_not_system_folders(i):
 
 @preflight_rule
 def store_is_a_folder_of_its_own(i):
-    store = posixpath.normpath(i.v.str("acs_store_dir") or ".")
-    volumes = [posixpath.normpath(i.v.str(name) or ".") for name in ("acs_ncred_dir", "acs_nsc_dir")]
+    # normpath reads an empty path as ".".
+    store = posixpath.normpath(i.v.str("acs_store_dir"))
+    volumes = [posixpath.normpath(i.v.str(name)) for name in ("acs_ncred_dir", "acs_nsc_dir")]
     if store not in volumes:
         return []
     return [
@@ -446,7 +447,7 @@ def plan(variables, operator_jwt="", system_account_jwt="", recorded_config="", 
     """Everything the role's tasks ask, from one reading of the variables and the files read."""
     i = Inputs(variables, operator_jwt, system_account_jwt, recorded_config, ncred_files, check_mode)
     problems = preflight_problems(i)
-    store, nsc = (posixpath.normpath(i.v.str(name) or ".") for name in ("acs_store_dir", "acs_nsc_dir"))
+    store, nsc = (posixpath.normpath(i.v.str(name)) for name in ("acs_store_dir", "acs_nsc_dir"))
     return {
         "problems": problems,
         "mode": i.mode,

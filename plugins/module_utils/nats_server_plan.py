@@ -767,12 +767,16 @@ def _merge(base, extra):
 
 
 def _size(v, name):
-    """A JetStream limit: null, a byte count or a size string such as '1G', passed on as given."""
+    """A JetStream limit: null, a byte count or a size string such as '1G', passed on as given.
+
+    A negative count stays a number: nats-server reads -1 as its own default,
+    and refuses the string "-1".
+    """
     value = v.raw(name)
     if value is None or value == "":
         return None
     try:
-        return v.int(name, 0)
+        return v.int(name)
     except RoleValueError:
         return str(value)
 

@@ -17,7 +17,7 @@ from ansible_collections.cmsgs.nats.plugins.filter.acs import acs_plan as acs_pl
 from ansible_collections.cmsgs.nats.plugins.module_utils import acs_plan as plan
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import KeyPair
-from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import collect_problems
+from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleVars, collect_problems
 
 ROLE = pathlib.Path(__file__).resolve().parents[4] / "roles" / "acs"
 
@@ -364,19 +364,106 @@ def test_the_configuration_the_service_reads_passes_its_own_parser(jwts, tmp_pat
 
 def test_a_host_without_ncred_gets_its_sys_files_from_text(jwts):
     genuine = jwts["genuine"]
-    result = plan.plan(role_defaults(acs_mode="secondary", acs_primary_url="http://acs-1:9090/",
+    result = plan.plan(role_defaults(acs_mode="Secondary", acs_primary_url="http://acs-1:9090/",
                                      acs_operator_jwt=genuine["operator"], acs_system_account_jwt=genuine["sys"],
-                                     acs_sys_creds=CREDS, acs_listen_host="::1"))
-    assert result["problems"] == [] and result["ncred_files"] == []
-    assert (result["system_account_jwt_path"], result["sys_creds_path"]) == (
-        "/etc/cmsgs-acs/SYS.jwt", "/etc/cmsgs-acs/sys.creds")
-    assert (result["config"]["primary_url"], result["is_secondary"]) == ("http://acs-1:9090", True)
-    assert result["config"]["operator_jwt"] == genuine["operator"]
-    assert result["local_url"] == "http://[::1]:9090"
+                                     acs_sys_creds=CREDS, acs_listen_host="::1", acs_managed_nodes="nats-1"))
+    assert result == {
+        "problems": [], "mode": "secondary", "is_secondary": True, "managed_nodes": ["nats://nats-1:4222"],
+        "primary_url": "http://acs-1:9090", "ncred_files": [],
+        "operator_jwt_given": True, "system_account_jwt_given": True, "sys_creds_given": True,
+        "system_account_jwt_path": "/etc/cmsgs-acs/SYS.jwt", "sys_creds_path": "/etc/cmsgs-acs/sys.creds",
+        "store_in_nsc": True, "operator_public_key": "", "local_url": "http://[::1]:9090",
+        "config": {
+            "listen_host": "::1", "listen_port": 9090, "store_dir": "/srv/nsc/acs",
+            "operator_jwt": genuine["operator"], "operator_public_key": "",
+            "system_account_jwt_path": "/etc/cmsgs-acs/SYS.jwt", "sys_creds_path": "/etc/cmsgs-acs/sys.creds",
+            "nats_urls": ["nats://nats-1:4222"], "primary_url": "http://acs-1:9090", "max_body_bytes": 65536,
+            "request_timeout_seconds": 5.0, "pack_max": 10000, "delete_expired": False, "log_level": "info",
+        },
+    }
+
+
+def test_the_plan_takes_the_variables_read_once_as_they_are():
+    assert plan.plan(RoleVars(role_defaults())) == plan.plan(role_defaults())
+
+
+@pytest.mark.parametrize("given, url", [("http://acs-1:9090/", "http://acs-1:9090"),
+                                        (" https://ACS-BOX// ", "https://ACS-BOX")])
+def test_the_primary_url_loses_its_trailing_slashes(given, url):
+    result = plan.plan(role_defaults(acs_mode="secondary", acs_primary_url=given))
+    assert (result["problems"], result["primary_url"], result["config"]["primary_url"]) == ([], url, url)
+
+
+@pytest.mark.parametrize("value, urls", [
+    ("nats-1, ,nats-2:4223,, tls://nats-3:4443 ,nats://nats-4:4222",
+     ["nats://nats-1:4222", "nats://nats-2:4223", "tls://nats-3:4443", "nats://nats-4:4222"]),
+    (["nats-1", "", "tls://nats-2:4443"], ["nats://nats-1:4222", "tls://nats-2:4443"]),
+    ("", []),
+    (None, []),
+])
+def test_managed_nodes_from_a_survey_string_or_a_list(value, urls):
+    assert plan.managed_node_urls(value) == urls
+
+
+def _expired(kind, name, subject, issuer):
+    claims = nats_jwt.build_claims(kind, name, subject.public_key, issuer.public_key, {})
+    claims["exp"] = 1700000000
+    return nats_jwt.sign_claims(claims, issuer, issued_at=1600000000)
+
+
+def test_an_expired_jwt_is_refused_as_a_variable_and_served_as_read_from_ncred(jwts):
+    operator = KeyPair(nats_jwt.new_seed("operator"))
+    expired_operator = _expired("operator", "REGION1", operator, operator)
+    read = plan.plan(role_defaults(), expired_operator, "")
+    assert (read["problems"], read["config"]["operator_jwt"]) == ([], expired_operator)
+    given = plan.plan(role_defaults(acs_operator_jwt=expired_operator))
+    assert given["problems"] == [
+        "acs_operator_jwt (the \"Region One Token\") is not a valid NATS operator JWT: the JWT expired at "
+        "1700000000. Set it to the REGION1 operator JWT, or leave it empty to read /srv/ncred/REGION1.jwt."]
+
+    expired_sys = _expired("account", "SYS", KeyPair(nats_jwt.new_seed("account")), operator)
+    assert plan.plan(role_defaults(), "", expired_sys)["problems"] == []
+    assert plan.plan(role_defaults(acs_system_account_jwt=expired_sys))["problems"] == [
+        "acs_system_account_jwt is not a valid NATS account JWT: the JWT expired at 1700000000. Set it to the "
+        "contents of [ncred]/SYS.jwt, or leave it empty to read /srv/ncred/SYS.jwt."]
+
+
+@pytest.mark.parametrize("port", ["9090.5", True, "port"])
+def test_a_port_must_be_a_whole_number(port):
+    assert collect_problems([plan.listen_port_is_a_port], plan.Inputs(role_defaults(acs_listen_port=port))) == [
+        "acs_listen_port ('%s') must be a port number between 1 and 65535." % port]
+
+
+def test_preflight_reads_the_variables_and_the_files_it_is_given():
+    assert plan.preflight_problems(role_defaults()) == []
+    assert plan.preflight_problems(role_defaults(acs_mode="both"))[0].startswith("acs_mode (\"Enable ACS\"")
+    missing = stats(**{"/srv/ncred/SYS.jwt": False})
+    assert plan.preflight_problems(role_defaults(), ncred_files=missing)[0].startswith(
+        "The account server needs /srv/ncred/SYS.jwt,")
+
+
+def test_a_primary_takes_no_accounts_from_a_primary_url_and_reads_fractional_seconds(jwts):
+    result = _plan(jwts, acs_primary_url="http://acs-1:9090", acs_request_timeout_seconds="2.5")
+    assert (result["problems"], result["primary_url"], result["is_secondary"]) == ([], "http://acs-1:9090", False)
+    assert (result["config"]["primary_url"], result["config"]["request_timeout_seconds"]) == ("", 2.5)
+
+
+def test_a_plan_of_the_variables_alone_has_read_no_jwt_and_is_no_check_run():
+    result = plan.plan(role_defaults())
+    assert (result["problems"], result["config"]["operator_jwt"], result["operator_public_key"]) == ([], "", "")
+    missing = stats(**{"/srv/ncred/REGION1.jwt": False})
+    assert plan.plan(role_defaults(), ncred_files=missing)["problems"] == [
+        "The account server needs /srv/ncred/REGION1.jwt, which this host does not have. Run the REGION1 bootstrap"
+        " first (cmsgs.nats.region1 on the acs_primary host, with a writable [ncred]), mount the [ncred] volume here"
+        " (acs_ncred_dir, now /srv/ncred), or give their contents as acs_operator_jwt, acs_system_account_jwt and"
+        " acs_sys_creds."]
 
 
 def test_the_store_is_reached_through_nsc_only_when_it_is_inside(jwts):
     assert _plan(jwts)["store_in_nsc"] is True
+    assert _plan(jwts, acs_nsc_dir="/mnt/ACS-BOX/", acs_store_dir="/mnt/ACS-BOX/acs")["store_in_nsc"] is True
+    # [nsc] at the root holds every folder.
+    assert _plan(jwts, acs_nsc_dir="/")["store_in_nsc"] is True
     assert _plan(jwts, acs_store_dir="/var/lib/cmsgs-acs")["store_in_nsc"] is False
     assert _plan(jwts, acs_store_dir="/srv/nsc-other/acs")["store_in_nsc"] is False
 

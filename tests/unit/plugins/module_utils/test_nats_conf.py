@@ -160,6 +160,16 @@ def test_secret_values_are_found_at_any_depth():
     assert secret_values(config) == {"pw1", "tok"}
 
 
+def test_secret_values_take_the_password_or_the_token_of_a_url_and_seeds_in_any_string():
+    seed = "SU" + "A" * 56
+    config = {"leafnodes": {"remotes": [
+        {"url": "nats://leaf:leafpw@h:7422"},
+        {"urls": ["tls://s3cr3t-tok@h:7422", "nats://nobody:@h:7422", "nats://h:7422"]},
+        {"credentials": "/etc/nats/leaf.creds", "note": "seed %s kept here" % seed},
+    ]}}
+    assert secret_values(config) == {"leafpw", "s3cr3t-tok", seed}
+
+
 def test_jwt_values_finds_every_inline_jwt_and_nothing_else():
     from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import jwt_values
 

@@ -131,6 +131,25 @@ def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
     assert len(problems) == 1 and words in problems[0], problems
 
 
+@pytest.mark.parametrize("peer", [
+    "west",
+    {"urls": ["nats://west-1:7222"]},
+    {"name": "", "urls": ["nats://west-1:7222"]},
+    {"name": "west gateway", "urls": ["nats://west-1:7222"]},
+    {"name": "west", "urls": ["west-1:7222"]},
+    {"name": "west", "urls": "nats://west-1:7222"},
+    {"name": "west"},
+])
+def test_a_gateway_peer_without_a_name_or_gateway_urls_is_refused(peer):
+    peers = [PEERS[0], peer]
+    problems = collect_problems([plan.gateway_peers_have_names_and_urls],
+                                RoleVars(role_defaults(**dict(GATEWAY, nats_server_gateway_peers=peers))))
+    assert problems == [
+        "Each entry of nats_server_gateway_peers needs a name (letters, digits, '.', '_', '-') and a non-empty "
+        "list of urls such as nats://west-1.example.com:7222; got %s." % peers
+    ]
+
+
 def _nats_server_starts(tmp_path, duration, grace):
     """Whether the real nats-server runs with these lame-duck spans: -t first, then a start,
     since -t passes a grace period the starting server refuses."""
@@ -329,6 +348,28 @@ def test_the_config_without_an_operator_jwt_is_refused_outside_check_mode(jwts):
         plan.server_config(values, operator=operator, check_mode=False)
 
 
+def test_an_operator_jwt_with_problems_is_refused_in_check_mode_too(jwts):
+    values = operator_vars(jwts, nats_server_operator_jwt="eyJ.not.a-jwt", nats_server_resolver_preload=["nope"])
+    operator = plan.operator_plan(values)
+    assert len(operator["problems"]) == 2
+    for check_mode in (True, False):
+        with pytest.raises(plan.PlanError) as raised:
+            plan.server_config(values, operator=operator, check_mode=check_mode)
+        assert str(raised.value) == "operator mode cannot be configured: %s | %s" % tuple(operator["problems"])
+
+
+def test_an_operator_plan_that_was_not_made_is_refused(jwts):
+    with pytest.raises(plan.PlanError) as raised:
+        plan.server_config(operator_vars(jwts), operator=None)
+    assert str(raised.value) == "operator mode cannot be configured: the operator JWTs were not read"
+
+
+def test_the_full_resolver_may_delete_accounts_when_asked(jwts):
+    result = plan.operator_plan(operator_vars(jwts, nats_server_resolver_allow_delete="true"))
+    assert result["settings"]["resolver"] == {"type": "full", "dir": "/var/lib/nats-server/resolver",
+                                              "allow_delete": True, "interval": "2m"}
+
+
 # ---------------------------------------------------------------------- TLS
 
 def test_tls_sets_cover_own_and_peer_certificates_skipping_this_cluster():
@@ -385,6 +426,20 @@ def test_jetstream_block_keeps_size_strings_and_reads_numbers():
     assert "jetstream" not in plan.server_config(role_defaults(nats_server_jetstream_enabled="false"))
 
 
+@pytest.mark.parametrize("given, limit", [(None, None), ("", None), (0, 0), ("0", 0), (-1, -1), ("-1", -1),
+                                          ("512M", "512M"), (" 2048 ", 2048)])
+def test_a_jetstream_limit_is_a_count_a_size_string_or_left_out(given, limit):
+    config = plan.server_config(role_defaults(nats_server_jetstream_enabled=True,
+                                              nats_server_jetstream_max_memory=given))
+    assert config["jetstream"] == {"store_dir": "/var/lib/nats-server/jetstream", "max_memory_store": limit,
+                                   "max_file_store": None}
+
+
+@pytest.mark.parametrize("version, min_version", [("2.10.29", None), ("2.11.0", "1.2"), ("2.11.1", "1.2")])
+def test_min_version_is_set_from_2_11_on(version, min_version):
+    assert plan.server_config(role_defaults(nats_server_client_tls=True), version=version)["tls"]["min_version"] == min_version
+
+
 def test_tls_blocks_are_spelled_for_the_installed_version():
     new = plan.server_config(role_defaults(nats_server_client_tls=True), version="2.15.1")
     old = plan.server_config(role_defaults(nats_server_client_tls=True), version="2.10.4")
@@ -430,10 +485,19 @@ def test_folders_follow_the_switched_on_concerns():
     assert plain["writable_paths"] == ["/var/lib/nats-server"]
     full = plan.folders(role_defaults(nats_server_log_file="/var/log/nats-server/n.log", nats_server_jetstream_enabled="true",
                                       nats_server_operator_enabled="true", nats_server_resolver_type="full"))
-    assert [entry["path"] for entry in full["entries"]][2:] == [
-        "/var/log/nats-server", "/var/lib/nats-server/jetstream", "/var/lib/nats-server/resolver"]
-    assert full["entries"][-1]["mode"] == "0700"
+
+    def folder(path, owner, mode="0750"):
+        return {"path": path, "state": "directory", "owner": owner, "group": "cmsgs", "mode": mode}
+
+    assert full["entries"] == [
+        folder("/etc/nats-server", "root"), folder("/var/lib/nats-server", "cmsgs"),
+        folder("/var/log/nats-server", "cmsgs"), folder("/var/lib/nats-server/jetstream", "cmsgs"),
+        folder("/var/lib/nats-server/resolver", "cmsgs", "0700")]
     assert full["writable_paths"] == ["/var/lib/nats-server", "/var/log/nats-server", "/var/lib/nats-server/jetstream"]
+    # The resolver's folder is the full resolver's, in operator mode only.
+    for switches in ({"nats_server_operator_enabled": "false", "nats_server_resolver_type": "full"},
+                     {"nats_server_operator_enabled": "true", "nats_server_resolver_type": "url"}):
+        assert plan.folders(role_defaults(**switches)) == plain
 
 
 # ------------------------------------------------ advertise and transport TLS
@@ -511,3 +575,5 @@ def test_a_unit_is_pending_only_when_check_mode_did_not_write_it():
     assert plan.apply_state({"unit_changed": True}, check_mode=True)["unit_pending"] is True
     assert plan.apply_state({"unit_changed": True}, check_mode=False)["unit_pending"] is False
     assert plan.apply_state({"unit_changed": False}, check_mode=True)["unit_pending"] is False
+    # A run that does not say it is in check mode wrote its unit.
+    assert plan.apply_state({"unit_changed": True})["unit_pending"] is False

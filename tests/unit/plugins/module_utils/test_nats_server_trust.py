@@ -35,6 +35,7 @@ def jwts():
     fake_sys = KeyPair(nats_jwt.new_seed("account"))
     return {
         "key": operator.public_key,
+        "sys_id": sys_account.public_key,
         "operator": _sign("operator", "REGION1", operator, operator,
                           {"system_account": sys_account.public_key, "signing_keys": [signing.public_key]}),
         "impostor": _sign("operator", "REGION1", impostor, impostor, {"system_account": fake_sys.public_key}),
@@ -60,23 +61,31 @@ def rule_named(rules, name):
 
 # --- the operator ---------------------------------------------------------------
 
-# rule -> (overrides that pass, overrides that fail, words the problem must contain)
+# rule -> (overrides that pass, overrides that fail, the problem of the failing ones)
 OPERATOR_CASES = {
     "operator_pin_is_an_operator": (
         lambda j: {"nats_server_operator_public_key": j["operator"]},  # the Region One Token itself
         lambda j: {"nats_server_operator_public_key": "ADDQ" + j["key"][4:]},
-        "nats_server_operator_public_key must be the operator's public key",
+        lambda j: "nats_server_operator_public_key must be the operator's public key (56 characters starting with O) or "
+                  "an operator JWT such as the Region One Token, but it is neither (a JWT has three dot-separated "
+                  "segments, this one has 1).",
     ),
     "operator_is_the_pinned_one": (
         lambda j: {},
         lambda j: {"nats_server_operator_jwt": "", "nats_server_operator_jwt_file": "/srv/ncred/REGION1.jwt",
                    "nats_server_operator_system_account_jwt": ""},
-        "nats_server_operator_jwt_file ('/srv/ncred/REGION1.jwt') holds operator",
+        lambda j: "nats_server_operator_jwt_file ('/srv/ncred/REGION1.jwt') holds operator %s, but the servers trust "
+                  "operator %s (nats_server_operator_public_key). Nothing was changed: whoever can write that file could "
+                  "otherwise move every server to an operator of their own. Put back the operator JWT of %s, or, if the "
+                  "operator really changed, set nats_server_operator_public_key to the new key."
+                  % (j["impostor_key"], j["key"], j["key"]),
     ),
     "system_account_is_the_pinned_operators": (
         lambda j: {"nats_server_operator_system_account_jwt": j["sys_by_signing_key"]},
         lambda j: {"nats_server_operator_system_account_jwt": j["sys_by_impostor"]},
-        "not the system account",
+        lambda j: "nats_server_operator_system_account_jwt is account %s signed by %s, not the system account %s of "
+                  "the pinned operator %s. Nothing was changed; put back the SYS.jwt of operator %s."
+                  % (j["sys_id"], j["impostor_key"], j["sys_id"], j["key"], j["key"]),
     ),
 }
 
@@ -107,8 +116,7 @@ def test_operator_trust_rule_reports_its_bad_case(name, jwts):
             operator_jwt_read=_slurped(jwts["impostor"]))
     else:
         facts = operator_facts(jwts, **overrides)
-    problems = collect_problems([rule_named(trust.OPERATOR_RULES, name)], facts)
-    assert len(problems) == 1 and words in problems[0], problems
+    assert collect_problems([rule_named(trust.OPERATOR_RULES, name)], facts) == [words(jwts)]
 
 
 def _slurped(text):
@@ -149,6 +157,35 @@ def test_an_account_of_the_pinned_operator_that_is_not_its_system_account_is_ref
     assert len(problems) == 1 and "nats_server_operator_system_account_jwt" in problems[0]
 
 
+def _expired_operator(pair):
+    claims = nats_jwt.build_claims("operator", "REGION1", pair.public_key, pair.public_key, {})
+    claims["exp"] = 1700000000
+    return nats_jwt.sign_claims(claims, pair, issued_at=1600000000)
+
+
+def test_a_pin_is_an_operator_key_or_an_operator_jwt_even_an_expired_one(jwts):
+    pair = KeyPair(nats_jwt.new_seed("operator"))
+    assert trust.operator_pin(None, "acs_operator_public_key") == ("", "")
+    assert trust.operator_pin(" %s\n" % pair.public_key, "acs_operator_public_key") == (pair.public_key, "")
+    assert trust.operator_pin(_expired_operator(pair), "acs_operator_public_key") == (pair.public_key, "")
+    assert trust.operator_pin(jwts["sys"], "acs_operator_public_key") == ("", (
+        "acs_operator_public_key must be the operator's public key (56 characters starting with O) or an operator JWT "
+        "such as the Region One Token, but it is neither (expected a operator JWT, found a account JWT)."))
+
+
+def test_the_system_account_is_judged_only_under_the_pinned_operator(jwts):
+    impostor = nats_jwt.decode(jwts["impostor"], check_times=False)
+    sys_by_impostor = nats_jwt.decode(jwts["sys_by_impostor"], check_times=False)
+    # A swapped operator is the operator pin's problem; the SYS check has no operator to compare with.
+    assert trust.system_account_pin_problems(jwts["key"], impostor, sys_by_impostor, "SYS.jwt") == []
+    pair = KeyPair(nats_jwt.new_seed("operator"))
+    without_sys = nats_jwt.decode(_sign("operator", "REGION1", pair, pair), check_times=False)
+    assert trust.system_account_pin_problems(pair.public_key, without_sys, sys_by_impostor, "SYS.jwt") == [
+        "SYS.jwt is account %s signed by %s, not the system account  of the pinned operator %s. Nothing was "
+        "changed; put back the SYS.jwt of operator %s." % (jwts["sys_id"], jwts["impostor_key"], pair.public_key,
+                                                            pair.public_key)]
+
+
 def test_the_region_one_token_pins_its_own_key(jwts):
     assert trust.pinned_operator_key(RoleVars({"nats_server_operator_public_key": jwts["operator"]})) == (jwts["key"], "")
     assert trust.pinned_operator_key(RoleVars({"nats_server_operator_public_key": " "})) == ("", "")
@@ -169,19 +206,23 @@ PREFLIGHT_CASES = {
          "nats_server_resolver_tls_ca_file": "/srv/certs/acs-ca.pem"},
         {"nats_server_operator_enabled": "true", "nats_server_resolver_url": "http://acs-1:9090/jwt/v1/accounts/",
          "nats_server_resolver_tls_ca_file": "/srv/certs/acs-ca.pem"},
-        "nats_server_resolver_tls_ca_file is set, but nats_server_resolver_url",
+        "nats_server_resolver_tls_ca_file is set, but nats_server_resolver_url ('http://acs-1:9090/jwt/v1/accounts/') is "
+        "not https://: the CA only verifies an HTTPS resolver. Use the load balancer's https:// URL, or leave the CA empty.",
     ),
     "cluster_pins_are_key_digests": (
         {"nats_server_cluster_pinned_certs": [PIN.upper(), OTHER_PIN]},
-        {"nats_server_cluster_pinned_certs": [PIN, "AB:CD"]},
-        "nats_server_cluster_pinned_certs must hold the SHA-256",
+        {"nats_server_cluster_pinned_certs": [PIN, "AB:CD", "xyz"]},
+        "nats_server_cluster_pinned_certs must hold the SHA-256 of each route certificate's public key, 64 hex digits (the "
+        "spki_sha256 cmsgs.nats.tls_cert_check returns); these are not: ab:cd, xyz.",
     ),
     "known_urls_need_route_host_names": (
         {"nats_server_cluster_name": "c1", "nats_server_cluster_verify_known_urls": "true",
          "nats_server_cluster_routes": ["nats-route://nats-1.example.com:6222", "nats-route://nats-2:6222"]},
         {"nats_server_cluster_name": "c1", "nats_server_cluster_verify_known_urls": "true",
-         "nats_server_cluster_routes": ["nats-route://nats-1.example.com:6222", "nats-route://10.0.0.2:6222"]},
-        "these are addresses: 10.0.0.2",
+         "nats_server_cluster_routes": ["nats-route://nats-1.example.com:6222", "nats-route://10.0.0.2:6222",
+                                        "nats-route://[fd00::3]:6222"]},
+        "nats_server_cluster_verify_known_urls matches the DNS names of a route peer's certificate against the route URLs, "
+        "so every route must name its host by DNS name; these are addresses: 10.0.0.2, fd00::3.",
     ),
 }
 
@@ -199,8 +240,7 @@ def test_trust_preflight_rule_passes_its_good_case(name):
 @pytest.mark.parametrize("name", sorted(PREFLIGHT_CASES))
 def test_trust_preflight_rule_reports_its_bad_case(name):
     _good, bad, words = PREFLIGHT_CASES[name]
-    problems = collect_problems([rule_named(trust.PREFLIGHT_RULES, name)], RoleVars(role_defaults(**bad)))
-    assert len(problems) == 1 and words in problems[0], problems
+    assert collect_problems([rule_named(trust.PREFLIGHT_RULES, name)], RoleVars(role_defaults(**bad))) == [words]
 
 
 def test_the_trust_rules_run_in_the_role_preflight():
@@ -208,10 +248,25 @@ def test_the_trust_rules_run_in_the_role_preflight():
     assert any("nats_server_cluster_pinned_certs" in problem for problem in problems)
 
 
+def test_a_resolver_ca_is_an_absolute_path_and_judged_against_the_url_resolver_only():
+    http = {"nats_server_resolver_type": "url", "nats_server_resolver_url": "http://acs-1:9090/jwt/v1/accounts/",
+            "nats_server_resolver_tls_ca_file": "acs-ca.pem"}
+    assert trust.resolver_tls_ca_needs_an_https_resolver(RoleVars(role_defaults(
+        nats_server_operator_enabled="true", **http))) == [
+        "nats_server_resolver_tls_ca_file ('acs-ca.pem') must be an absolute path on the host.",
+        "nats_server_resolver_tls_ca_file is set, but nats_server_resolver_url ('http://acs-1:9090/jwt/v1/accounts/') is "
+        "not https://: the CA only verifies an HTTPS resolver. Use the load balancer's https:// URL, or leave the CA empty."]
+    absolute = dict(http, nats_server_resolver_tls_ca_file="/srv/certs/acs-ca.pem")
+    for off in ({"nats_server_operator_enabled": "false"},
+                {"nats_server_operator_enabled": "true", "nats_server_resolver_type": "full"}):
+        assert trust.resolver_tls_ca_needs_an_https_resolver(RoleVars(role_defaults(**dict(absolute, **off)))) == []
+
+
 def test_known_urls_need_routes_over_tls():
     problems = trust.known_urls_need_route_host_names(RoleVars(role_defaults(
         nats_server_cluster_verify_known_urls=True, nats_server_cluster_name="c1", nats_server_cluster_tls="false")))
-    assert problems and "needs routes over TLS" in problems[0]
+    assert problems == ["nats_server_cluster_verify_known_urls needs routes over TLS: set nats_server_cluster_name and "
+                        "keep nats_server_cluster_tls true."]
 
 
 # --- the resolver ---------------------------------------------------------------
@@ -222,6 +277,9 @@ def test_known_urls_need_routes_over_tls():
     ("http://127.0.0.1:9090/jwt/v1/accounts/", False),
     ("http://localhost:9090/jwt/v1/accounts/", False),
     ("http://nats-1:9090/jwt/v1/accounts/", False),  # the server's own host
+    ("http://127.0.0.2:9090/jwt/v1/accounts/", False),
+    ("http://[::1]:9090/jwt/v1/accounts/", False),
+    ("http://:9090/jwt/v1/accounts/", False),
     ("https://acs.example.com/jwt/v1/accounts/", False),
 ])
 def test_plain_http_to_another_host_is_warned_about(url, warned):
@@ -263,11 +321,13 @@ def test_without_route_pins_the_cluster_tls_block_has_none():
 
 def test_a_route_pin_list_without_this_servers_own_key_is_refused():
     v = RoleVars(role_defaults(nats_server_cluster_pinned_certs=[OTHER_PIN], **CLUSTER))
-    checks = [{"item": {"purpose": "cluster"}, "spki_sha256": PIN}]
-    problems = trust.own_route_key_is_pinned(v, checks)
-    assert len(problems) == 1 and PIN in problems[0]
-    assert trust.own_route_key_is_pinned(RoleVars(role_defaults(nats_server_cluster_pinned_certs=[PIN], **CLUSTER)),
-                                         checks) == []
+    checks = [{"item": {"purpose": "cluster"}, "spki_sha256": PIN}, {"item": {"purpose": "cluster"}, "spki_sha256": "c" * 64},
+              {"item": {"purpose": "gateway"}, "spki_sha256": "d" * 64}, {"item": {"purpose": "cluster"}}]
+    assert trust.own_route_key_is_pinned(v, checks) == [
+        "nats_server_cluster_pinned_certs does not hold %s, %s, the key of this server's cmcluster/cert.pem: the other "
+        "route peers would refuse it. Add it to the list every cluster member gets." % (PIN, "c" * 64)]
+    assert trust.own_route_key_is_pinned(RoleVars(role_defaults(nats_server_cluster_pinned_certs=[PIN, "c" * 64],
+                                                                **CLUSTER)), checks) == []
     with pytest.raises(plan.PlanError, match="does not hold"):
         plan.server_config(role_defaults(nats_server_cluster_pinned_certs=[OTHER_PIN], **CLUSTER), version="2.15.1",
                            tls_checks=checks)
@@ -292,5 +352,11 @@ def test_the_warnings_filter_reports_each_weaker_choice():
     assert warnings(role_defaults()) == []
     found = warnings(role_defaults(nats_server_operator_enabled="true", nats_server_tls_allow_public_peer_ca="true",
                                    nats_server_resolver_url="http://acs-1.example.com:9090/jwt/v1/accounts/"))
-    assert [text.split(" ")[0] for text in found] == [
-        "nats_server_resolver_url", "nats_server_operator_public_key", "nats_server_tls_allow_public_peer_ca"]
+    assert found == [
+        "nats_server_resolver_url (http://acs-1.example.com:9090/jwt/v1/accounts/) is plain HTTP to another host: anyone "
+        "on the path can withhold or replay account JWTs. Use the load balancer's https:// URL "
+        "(nats_server_resolver_tls_ca_file for a private CA) unless that network is yours alone.",
+        "nats_server_operator_public_key is empty: the servers trust whatever operator JWT this run reads. Pin the "
+        "operator's key (or give the Region One Token as nats_stack_region1_token).",
+        "nats_server_tls_allow_public_peer_ca is true: a route or gateway CA from the system trust store is only warned "
+        "about, and then any certificate it issued may join unless pinned certificates restrict it."]
