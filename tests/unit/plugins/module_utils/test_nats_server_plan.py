@@ -142,8 +142,9 @@ def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
 ])
 def test_a_gateway_peer_without_a_name_or_gateway_urls_is_refused(peer):
     peers = [PEERS[0], peer]
-    problems = collect_problems([plan.gateway_peers_have_names_and_urls],
-                                RoleVars(role_defaults(**dict(GATEWAY, nats_server_gateway_peers=peers))))
+    values = dict(GATEWAY)
+    values["nats_server_gateway_peers"] = peers
+    problems = collect_problems([plan.gateway_peers_have_names_and_urls], RoleVars(role_defaults(**values)))
     assert problems == [
         "Each entry of nats_server_gateway_peers needs a name (letters, digits, '.', '_', '-') and a non-empty "
         "list of urls such as nats://west-1.example.com:7222; got %s." % peers

@@ -182,8 +182,8 @@ def test_the_system_account_is_judged_only_under_the_pinned_operator(jwts):
     without_sys = nats_jwt.decode(_sign("operator", "REGION1", pair, pair), check_times=False)
     assert trust.system_account_pin_problems(pair.public_key, without_sys, sys_by_impostor, "SYS.jwt") == [
         "SYS.jwt is account %s signed by %s, not the system account  of the pinned operator %s. Nothing was "
-        "changed; put back the SYS.jwt of operator %s." % (jwts["sys_id"], jwts["impostor_key"], pair.public_key,
-                                                            pair.public_key)]
+        "changed; put back the SYS.jwt of operator %s."
+        % (jwts["sys_id"], jwts["impostor_key"], pair.public_key, pair.public_key)]
 
 
 def test_the_region_one_token_pins_its_own_key(jwts):
