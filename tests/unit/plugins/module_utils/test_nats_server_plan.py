@@ -578,3 +578,34 @@ def test_a_unit_is_pending_only_when_check_mode_did_not_write_it():
     assert plan.apply_state({"unit_changed": False}, check_mode=True)["unit_pending"] is False
     # A run that does not say it is in check mode wrote its unit.
     assert plan.apply_state({"unit_changed": True})["unit_pending"] is False
+
+
+# The stack's TLS spec, as nats-server 2.11 and later spell it.
+SPEC_SUITES = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+               "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"]
+SPEC = {"curve_preferences": ["X25519"], "cipher_suites": SPEC_SUITES, "min_version": "1.2"}
+
+
+def test_every_tls_block_names_its_folders_files_and_the_spec():
+    v = RoleVars(role_defaults(nats_server_client_tls=True, nats_server_gateway_pinned_certs=True, **GATEWAY))
+    assert plan.tls_blocks(v, "2.15.1", pins=("aa", "bb")) == {
+        "client": dict(SPEC, cert_file="/srv/certs/cmserver/cert.pem", key_file="/srv/certs/cmserver/privkey.pem",
+                       ca_file=None),
+        "cluster": dict(SPEC, cert_file="/srv/certs/cmcluster/cert.pem", key_file="/srv/certs/cmcluster/privkey.pem",
+                        ca_file="/srv/certs/cmcluster/ca.pem", verify=True, pinned_certs=None,
+                        verify_cert_and_check_known_urls=None),
+        "gateway": dict(SPEC, cert_file="/srv/certs/cmgateway/cert.pem", key_file="/srv/certs/cmgateway/privkey.pem",
+                        ca_file="/srv/certs/cmgateway/ca.pem", verify=True, pinned_certs=["aa", "bb"]),
+    }
+
+
+def test_a_private_client_ca_is_named_and_gateway_pins_stay_off_unless_asked():
+    v = RoleVars(role_defaults(nats_server_client_tls=True, nats_server_client_tls_custom_ca=True, **GATEWAY))
+    blocks = plan.tls_blocks(v, "2.15.1", pins=("aa",))
+    assert blocks["client"]["ca_file"] == "/srv/certs/cmserver/ca.pem"
+    assert blocks["gateway"]["pinned_certs"] is None
+
+
+def test_no_tls_block_without_tls_anywhere():
+    v = RoleVars(role_defaults(nats_server_client_tls="false", nats_server_cluster_tls="false", nats_server_gateway_name=""))
+    assert plan.tls_blocks(v, "2.15.1") == {"client": None, "cluster": None, "gateway": None}
