@@ -302,19 +302,26 @@ def test_info_lines_parse_and_bad_ones_are_named():
 class FakePort(object):
     """A one-connection TCP server on 127.0.0.1 that plays a script of sends and reads."""
 
-    def __init__(self, script):
+    def __init__(self, script, wait_for_client=False):
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(1)
         self.port = self.listener.getsockname()[1]
         self.received = b""
         self.script = script
+        # With wait_for_client, the script starts once the test's connect() has
+        # returned (client_connected): a reset sent earlier can fail the connect
+        # itself on a loaded machine, instead of the read under test.
+        self.client_connected = threading.Event()
+        if not wait_for_client:
+            self.client_connected.set()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self):
         conn = self.listener.accept()[0]
         conn.settimeout(5)
+        self.client_connected.wait(5)
         try:
             for step in self.script:
                 if step == "read":
@@ -334,8 +341,10 @@ class FakePort(object):
 
 
 def connected(script):
-    port = FakePort(script)
-    return port, socket.create_connection(("127.0.0.1", port.port), timeout=5)
+    port = FakePort(script, wait_for_client=True)
+    sock = socket.create_connection(("127.0.0.1", port.port), timeout=5)
+    port.client_connected.set()
+    return port, sock
 
 
 def test_read_info_returns_the_info_and_what_followed():
