@@ -46,5 +46,7 @@ class Metrics:
                [((("outcome", outcome),), count) for outcome, count in sorted(self.acknowledgements.items())])
         family("cmsgs_acs_store_accounts", "gauge", "Account JWTs in the store.", [((), len(store))])
         family("cmsgs_acs_store_bytes", "gauge", "Bytes of account JWTs in the store.", [((), store.size_bytes())])
-        family("cmsgs_acs_nats_connected", "gauge", "1 while connected to NATS.", [((), int(nats_connected))])
+        family("cmsgs_acs_nats_connected", "gauge",
+               "1 while connected to NATS with the lookup, pack and update subscriptions in place.",
+               [((), int(nats_connected))])
         return "\n".join(lines) + "\n"

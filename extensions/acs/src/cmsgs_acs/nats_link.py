@@ -81,13 +81,19 @@ class NatsLink:
         self.pending = set()  # accounts changed while disconnected
         self._tasks = set()
         self._runner = None
+        # True once the server has confirmed the subscriptions (a flush
+        # round-trip): before that a lookup or pack request would go
+        # unanswered although the socket is up. nats-py resubscribes by
+        # itself after a reconnect.
+        self._subscribed = False
         self._seq = 0
         self._last_error, self._last_error_at = None, 0.0
         self._id = "%s-%s-%d" % (SERVER_NAME, socket.gethostname(), os.getpid())
 
     @property
     def connected(self) -> bool:
-        return self.client is not None and self.client.is_connected
+        """Connected and answering: the subscriptions are in place on the server."""
+        return self._subscribed and self.client is not None and self.client.is_connected
 
     def start(self):
         self._runner = asyncio.ensure_future(self._run())
@@ -133,6 +139,7 @@ class NatsLink:
         await self.client.subscribe(UPDATE_WILDCARD, cb=self._on_peer_update)
         if not self.service.config.is_secondary:
             await self.client.subscribe(PUSH_SUBJECT, cb=self._on_push)
+        await self._confirm_subscriptions()
         await self._flush_pending()
         while True:
             await asyncio.sleep(self.sync_interval)
@@ -141,6 +148,23 @@ class NatsLink:
                     await self.request_pack()
                 except Exception as exc:
                     LOG.warning("pack request over NATS failed: %s", exc)
+
+    async def _confirm_subscriptions(self):
+        """Wait until the server has processed the subscriptions (PING/PONG after them)."""
+        delay = 1.0
+        while True:
+            try:
+                await self.client.flush(timeout=2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                LOG.warning("NATS did not confirm the subscriptions (%s); retrying in %.0f s",
+                            exc.__class__.__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            self._subscribed = True
+            return
 
     async def _on_error(self, exc):
         # nats-py reports every failed attempt (one a second while the

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""When the NATS link calls itself connected: only once the server has confirmed its subscriptions.
+
+The order of a connect, the subscriptions and their confirmation is what
+these tests pin down, so the client is a scripted stand-in; the service
+against a real nats-server is in tests/integration_local/test_acs_service.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import run
+from ansible_collections.cmsgs.nats.tests.unit.acs.region import use_source_tree
+
+use_source_tree()
+
+from cmsgs_acs import nats_link  # noqa: E402
+
+
+class ScriptedClient:
+    """Connected from the start; flush() fails `failures` times, then waits for `confirm`."""
+
+    def __init__(self, failures: int):
+        self.is_connected = True
+        self.is_closed = False
+        self.connected_url = None
+        self.subjects = []
+        self.flushes = 0
+        self.failures = failures
+        self.confirm = asyncio.Event()
+
+    async def subscribe(self, subject, queue="", cb=None):
+        self.subjects.append(subject)
+
+    async def flush(self, timeout=2):
+        self.flushes += 1
+        if self.flushes <= self.failures:
+            raise nats_link.NatsTimeout()
+        await self.confirm.wait()
+
+    async def close(self):
+        self.is_closed = True
+
+
+def _link(monkeypatch, client, is_secondary=False):
+    async def connect(**_options):
+        return client
+
+    monkeypatch.setattr(nats_link.nats, "connect", connect)
+    monkeypatch.setattr(nats_link.asyncio, "sleep", _no_wait)
+    service = types.SimpleNamespace(config=types.SimpleNamespace(is_secondary=is_secondary), store=None)
+    return nats_link.NatsLink(service, ["nats://127.0.0.1:4222"], "/nonexistent.creds", sync_interval=3600)
+
+
+_real_sleep = asyncio.sleep
+
+
+async def _no_wait(seconds, *args):
+    """The retry back-off passes at once; the hour-long sync interval still waits."""
+    await _real_sleep(seconds if seconds >= 60 else 0)
+
+
+async def _until(condition):
+    for _turn in range(1000):
+        if condition():
+            return
+        await _real_sleep(0)
+    raise AssertionError("condition not reached")
+
+
+def test_connected_only_after_the_server_confirmed_the_subscriptions(monkeypatch):
+    client = ScriptedClient(failures=0)
+    link = _link(monkeypatch, client)
+
+    async def scenario():
+        link.start()
+        await _until(lambda: client.flushes == 1)
+        before = (list(client.subjects), link.connected)
+        client.confirm.set()
+        await _until(lambda: link.connected)
+        await link.stop()
+        return before
+
+    subjects, connected_before = run(scenario())
+    assert subjects == [nats_link.LOOKUP_WILDCARD, nats_link.PACK_SUBJECT, nats_link.UPDATE_WILDCARD,
+                        nats_link.PUSH_SUBJECT]
+    assert connected_before is False
+
+
+def test_an_unconfirmed_flush_is_retried_and_a_secondary_takes_no_pushes(monkeypatch):
+    client = ScriptedClient(failures=2)
+    link = _link(monkeypatch, client, is_secondary=True)
+
+    async def scenario():
+        link.start()
+        await _until(lambda: client.flushes == 3)
+        before = link.connected
+        client.confirm.set()
+        await _until(lambda: link.connected)
+        await link.stop()
+        return before
+
+    assert run(scenario()) is False
+    assert nats_link.PUSH_SUBJECT not in client.subjects
+    assert client.flushes == 3
+
+
+def test_a_lost_connection_is_not_connected_even_with_subscriptions_confirmed(monkeypatch):
+    client = ScriptedClient(failures=0)
+    client.confirm.set()
+    link = _link(monkeypatch, client)
+
+    async def scenario():
+        link.start()
+        await _until(lambda: link.connected)
+        client.is_connected = False
+        lost = link.connected
+        await link.stop()
+        return lost
+
+    assert run(scenario()) is False
