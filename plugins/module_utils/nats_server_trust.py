@@ -70,6 +70,13 @@ def system_account_pin_problems(key, operator, system_account, system_account_so
     system_account_id = operator.nats.get("system_account") or ""
     if system_account.issuer in operator_keys and system_account.subject == system_account_id:
         return []
+    if not system_account_id:
+        # Without a system account in the operator JWT there is no account to compare with.
+        return [
+            "%s is account %s signed by %s, but the pinned operator %s names no system account (its JWT has no "
+            "system_account). Nothing was changed; put back the operator JWT of %s that names its SYS account." % (
+                system_account_source, system_account.subject, system_account.issuer, key, key)
+        ]
     return [
         "%s is account %s signed by %s, not the system account %s of the pinned operator %s. Nothing was changed; "
         "put back the SYS.jwt of operator %s." % (

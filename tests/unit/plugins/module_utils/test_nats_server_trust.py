@@ -181,8 +181,8 @@ def test_the_system_account_is_judged_only_under_the_pinned_operator(jwts):
     pair = KeyPair(nats_jwt.new_seed("operator"))
     without_sys = nats_jwt.decode(_sign("operator", "REGION1", pair, pair), check_times=False)
     assert trust.system_account_pin_problems(pair.public_key, without_sys, sys_by_impostor, "SYS.jwt") == [
-        "SYS.jwt is account %s signed by %s, not the system account  of the pinned operator %s. Nothing was "
-        "changed; put back the SYS.jwt of operator %s."
+        "SYS.jwt is account %s signed by %s, but the pinned operator %s names no system account (its JWT has no "
+        "system_account). Nothing was changed; put back the operator JWT of %s that names its SYS account."
         % (jwts["sys_id"], jwts["impostor_key"], pair.public_key, pair.public_key)]
 
 
