@@ -23,3 +23,28 @@ options:
       - Directory holding C(keys/) with the seeds and C(creds/). Defaults to C(<nsc_dir>/keys).
     type: path
 """
+
+    # The extra copy of the operator or account JWT (jwt_operator, jwt_account).
+    JWT_COPY = r"""
+options:
+  jwt_dest:
+    description:
+      - Also keep a copy of the JWT at this path, for example C([ncred]/REGION1.jwt) for the operator
+        or C([ncred]/SYS.jwt) for the system account.
+      - Its directory must exist.
+    type: path
+  jwt_owner:
+    description:
+      - Owner of the O(jwt_dest) copy.
+    type: str
+  jwt_group:
+    description:
+      - Group of the O(jwt_dest) copy.
+    type: str
+  jwt_mode:
+    description:
+      - Mode of the O(jwt_dest) copy, a quoted octal string. A mode that lets others read or the group
+        write (such as C('0644')), or an unquoted number, is refused.
+    type: raw
+    default: "0640"
+"""

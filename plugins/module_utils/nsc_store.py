@@ -29,6 +29,8 @@ import os
 import stat
 from urllib.parse import urlsplit
 
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
 from ansible_collections.cmsgs.nats.plugins.module_utils import atomic_file, nats_jwt, volume_layout
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import (
     ACCOUNT,
@@ -741,6 +743,19 @@ def run_module(module, planner, copies) -> None:
     except (StoreError, JwtError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
+
+
+def new_module(options: dict, copy_prefix: str, copy_default_mode: str):
+    """The AnsibleModule of a jwt_* module: its own options, the store's and
+    one extra copy's (<copy_prefix>_dest/_owner/_group/_mode); it fails at
+    once when the nkeys library is missing."""
+    argument_spec = dict(options)
+    argument_spec.update(store_argument_spec())
+    argument_spec.update(copy_argument_spec(copy_prefix, copy_default_mode))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not nats_jwt.HAS_NKEYS:
+        module.fail_json(msg=missing_required_lib("nkeys"), exception=nats_jwt.NKEYS_IMPORT_ERROR)
+    return module
 
 
 def store_argument_spec() -> dict:

@@ -23,6 +23,7 @@ requirements:
   - nkeys (Python library, with PyNaCl)
 extends_documentation_fragment:
   - cmsgs.nats.nsc_store
+  - cmsgs.nats.nsc_store.jwt_copy
 attributes:
   check_mode:
     support: full
@@ -138,25 +139,6 @@ options:
       - Leave it false for the system account.
     type: bool
     default: false
-  jwt_dest:
-    description:
-      - Also keep a copy of the account JWT at this path, for example C([ncred]/SYS.jwt).
-      - Its directory must exist.
-    type: path
-  jwt_owner:
-    description:
-      - Owner of the O(jwt_dest) copy.
-    type: str
-  jwt_group:
-    description:
-      - Group of the O(jwt_dest) copy.
-    type: str
-  jwt_mode:
-    description:
-      - Mode of the O(jwt_dest) copy, a quoted octal string. A mode that lets others read or the group
-        write (such as C('0644')), or an unquoted number, is refused.
-    type: raw
-    default: "0640"
 seealso:
   - module: cmsgs.nats.jwt_operator
   - module: cmsgs.nats.jwt_user
@@ -214,16 +196,12 @@ signing_keys:
   sample: [ACUWLNJ426BIUIXA5HAWRBI2ZLCVK7YN6EDIVJ2JVL4QF7XPVJJH6LMY]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import HAS_NKEYS, NKEYS_IMPORT_ERROR
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
-    copy_argument_spec,
     copy_from_params,
+    new_module,
     paths_from_params,
     plan_account,
     run_module,
-    store_argument_spec,
 )
 
 
@@ -237,7 +215,7 @@ def main():
     jetstream = _int_options(("mem_storage", "disk_storage", "streams", "consumer", "max_ack_pending",
                               "mem_max_stream_bytes", "disk_max_stream_bytes"), 0)
     jetstream.update(max_bytes_required=dict(type="bool", default=False))
-    argument_spec = dict(
+    options = dict(
         name=dict(type="str", required=True),
         operator=dict(type="str", required=True),
         limits=dict(type="dict", options=limits),
@@ -245,11 +223,7 @@ def main():
         signing_keys=dict(type="int", no_log=False),
         use_signing_key=dict(type="bool", default=False, no_log=False),
     )
-    argument_spec.update(store_argument_spec())
-    argument_spec.update(copy_argument_spec("jwt", "0640"))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_NKEYS:
-        module.fail_json(msg=missing_required_lib("nkeys"), exception=NKEYS_IMPORT_ERROR)
+    module = new_module(options, "jwt", "0640")
     params = module.params
 
     def planner():

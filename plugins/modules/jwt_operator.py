@@ -24,6 +24,7 @@ requirements:
   - nkeys (Python library, with PyNaCl)
 extends_documentation_fragment:
   - cmsgs.nats.nsc_store
+  - cmsgs.nats.nsc_store.jwt_copy
 attributes:
   check_mode:
     support: full
@@ -62,25 +63,6 @@ options:
         existing ones are always kept, also when there are more.
       - When not given the stored signing keys are kept.
     type: int
-  jwt_dest:
-    description:
-      - Also keep a copy of the operator JWT at this path, for example C([ncred]/REGION1.jwt).
-      - Its directory must exist.
-    type: path
-  jwt_owner:
-    description:
-      - Owner of the O(jwt_dest) copy.
-    type: str
-  jwt_group:
-    description:
-      - Group of the O(jwt_dest) copy.
-    type: str
-  jwt_mode:
-    description:
-      - Mode of the O(jwt_dest) copy, a quoted octal string. A mode that lets others read or the group
-        write (such as C('0644')), or an unquoted number, is refused.
-    type: raw
-    default: "0640"
 seealso:
   - module: cmsgs.nats.jwt_account
   - module: cmsgs.nats.jwt_user
@@ -137,32 +119,24 @@ signing_keys:
   sample: [OALTCSB6OGLVQLC74OPVTVPSHGPYCB4NVV2KXEWRWIYVJS47IXH4RVTW]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import HAS_NKEYS, NKEYS_IMPORT_ERROR
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
-    copy_argument_spec,
     copy_from_params,
+    new_module,
     paths_from_params,
     plan_operator,
     run_module,
-    store_argument_spec,
 )
 
 
 def main():
-    argument_spec = dict(
+    options = dict(
         name=dict(type="str", required=True),
         account_server_url=dict(type="str"),
         operator_service_urls=dict(type="list", elements="str"),
         system_account=dict(type="str"),
         signing_keys=dict(type="int", no_log=False),
     )
-    argument_spec.update(store_argument_spec())
-    argument_spec.update(copy_argument_spec("jwt", "0640"))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_NKEYS:
-        module.fail_json(msg=missing_required_lib("nkeys"), exception=NKEYS_IMPORT_ERROR)
+    module = new_module(options, "jwt", "0640")
     params = module.params
 
     def planner():

@@ -169,16 +169,12 @@ creds_path:
   sample: /srv/nsc/keys/creds/REGION1/SYS/sys.creds
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import HAS_NKEYS, NKEYS_IMPORT_ERROR
 from ansible_collections.cmsgs.nats.plugins.module_utils.nsc_store import (
-    copy_argument_spec,
     copy_from_params,
+    new_module,
     paths_from_params,
     plan_user,
     run_module,
-    store_argument_spec,
 )
 
 
@@ -187,7 +183,7 @@ def main():
         allow=dict(type="list", elements="str"),
         deny=dict(type="list", elements="str"),
     )
-    argument_spec = dict(
+    options = dict(
         name=dict(type="str", required=True),
         account=dict(type="str", required=True),
         operator=dict(type="str", required=True),
@@ -198,11 +194,7 @@ def main():
         bearer_token=dict(type="bool", default=False, no_log=False),
         use_signing_key=dict(type="bool", default=False, no_log=False),
     )
-    argument_spec.update(store_argument_spec())
-    argument_spec.update(copy_argument_spec("creds", "0600"))
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_NKEYS:
-        module.fail_json(msg=missing_required_lib("nkeys"), exception=NKEYS_IMPORT_ERROR)
+    module = new_module(options, "creds", "0600")
     params = module.params
 
     def planner():

@@ -200,7 +200,7 @@ def test_store_location_is_required(run):
 
 
 def test_missing_nkeys_is_reported(run, nsc, monkeypatch):
-    monkeypatch.setattr(jwt_user, "HAS_NKEYS", False)
+    monkeypatch.setattr(nats_jwt, "HAS_NKEYS", False)
     result = run(jwt_user, name="u", account="A", operator="O", nsc_dir=nsc)
     assert result["failed"] is True and "nkeys" in result["msg"]
 
