@@ -348,25 +348,35 @@ def uncovered_names(cert, names):
     return missing
 
 
+def go_verifies(public_key):
+    """True for the CA key types whose signatures Go's crypto/x509 verifies.
+
+    nats-server and the Go clients check chains with it, and it knows RSA,
+    ECDSA and Ed25519 only: a chain signed by a DSA or Ed448 key fails every
+    handshake, whatever Python's cryptography would say.
+    """
+    return isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey))
+
+
 def _signature_valid(cert, issuer):
     """True when issuer's key verifies cert's signature (names already match)."""
+    public_key = issuer.public_key()
+    if not go_verifies(public_key):
+        return False
     if _HAS_DIRECT_VERIFY:
         try:
             cert.verify_directly_issued_by(issuer)
         except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
             return False
         return True
-    public_key = issuer.public_key()
     algorithm = cert.signature_hash_algorithm
     try:
         if isinstance(public_key, rsa.RSAPublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
             public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
-        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes)
         else:
-            return False
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
@@ -396,6 +406,13 @@ def build_chain(leaf, intermediates, anchors):
         if next_cert is None:
             subject = current.subject.rfc4514_string()
             issuer = current.issuer.rfc4514_string()
+            unverifiable = [c for c in named_anchors + named_intermediates if not go_verifies(c.public_key())]
+            if unverifiable:
+                return chain, (
+                    "'%s' is signed with the %s key of '%s', and nats-server (Go's crypto/x509) verifies "
+                    "RSA, ECDSA and Ed25519 signatures only: reissue the CA with an ECDSA P-256 key"
+                    % (subject, key_description(unverifiable[0].public_key())[0], issuer)
+                )
             if named_anchors or named_intermediates:
                 return chain, (
                     "the signature of '%s' does not verify with the key of any certificate named "

@@ -253,6 +253,21 @@ def test_manual_signature_path_handles_each_ca_key_type(tmp_path, monkeypatch, c
     assert check(cert_path, key_path=key_path, ca_path=pki.ca_path)["problems"] == []
 
 
+@pytest.mark.parametrize("direct_verify", [True, False])
+@pytest.mark.parametrize("ca_kind, key_type", [("dsa", "DSA"), ("ed448", "Ed448")])
+def test_a_ca_key_go_cannot_verify_is_refused_on_both_signature_paths(tmp_path, monkeypatch, direct_verify,
+                                                                       ca_kind, key_type):
+    """Python's cryptography verifies DSA and Ed448 signatures; nats-server (Go) does not."""
+    monkeypatch.setattr(tls_spec, "_HAS_DIRECT_VERIFY", direct_verify and tls_spec._HAS_DIRECT_VERIFY)
+    pki = Pki(tmp_path, kind=ca_kind)
+    cert_path, key_path, _cert, _key = pki.leaf("route")
+    report = check(cert_path, key_path=key_path, ca_path=pki.ca_path)
+    assert rules(report) == [("chain", cert_path)]
+    assert report["problems"][0]["message"].endswith(
+        "'CN=route' is signed with the %s key of 'CN=Test NATS CA', and nats-server (Go's crypto/x509) verifies "
+        "RSA, ECDSA and Ed25519 signatures only: reissue the CA with an ECDSA P-256 key" % key_type)
+
+
 def test_intermediate_in_the_bundle_verifies_and_missing_one_does_not(pki):
     int_key = make_key("p384")
     intermediate = make_cert("Test Intermediate", int_key, pki.ca, pki.ca_key, ca=True)
@@ -358,7 +373,8 @@ def test_san_mismatch_names_what_is_missing(pki):
     message = report["problems"][0]["message"]
     assert "nats2.example.com, 10.0.0.12" in message and "DNS:nats1.example.com" in message
     no_san, _k2, _c2, _key2 = pki.leaf("nosan", sans=())
-    assert "no subjectAltName at all" in check(no_san, ca_path=pki.ca_path, names=["nosan"])["problems"][0]["message"]
+    assert "the subjectAltNames (no subjectAltName at all) do not cover nosan;" in check(
+        no_san, ca_path=pki.ca_path, names=["nosan"])["problems"][0]["message"]
 
 
 def test_gateway_peer_needs_no_key(pki):

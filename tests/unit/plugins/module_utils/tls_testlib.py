@@ -21,7 +21,7 @@ import pytest
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary
 
@@ -49,6 +49,11 @@ def make_key(kind="p256"):
         return ed25519.Ed25519PrivateKey.generate()
     if kind.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+    if kind == "dsa":
+        # A key type Go cannot verify signatures of: 1024 bits to keep the test fast.
+        return dsa.generate_private_key(key_size=1024)
+    if kind == "ed448":
+        return ed448.Ed448PrivateKey.generate()
     raise ValueError(kind)
 
 
@@ -89,7 +94,7 @@ def make_cert(common_name, key, issuer=None, issuer_key=None, ca=False, sans=(),
         builder = builder.add_extension(x509.SubjectAlternativeName(entries), critical=False)
     if ekus is not None and not ca:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
-    algorithm = None if isinstance(signer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    algorithm = None if isinstance(signer_key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) else hashes.SHA256()
     return builder.sign(signer_key, algorithm)
 
 
