@@ -17,6 +17,7 @@ SYS.jwt may decide on its own which operator the account server serves.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import posixpath
 import re
@@ -54,20 +55,32 @@ def _number(value, kind=int):
 
 def managed_node_urls(value):
     """ACS Managed Nodes as nats:// URLs: a list or one comma-separated string (a survey's),
-    host names and host:port taken as the stack option documents (port 4222 when none)."""
+    host names, IPv4 and IPv6 addresses with or without a port taken as the stack option
+    documents (port 4222 when none)."""
     items = value.split(",") if isinstance(value, str) else list(value or [])
-    urls = []
-    for item in items:
-        text = str(item).strip()
-        if not text:
-            continue
-        # A URL (nats://, tls://) holds ':' and '/', so it matches neither and stays as it is.
-        if re.match(r"^[^:/]+$", text):
-            text = "nats://%s:4222" % text
-        elif re.match(r"^[^:/]+:[0-9]+$", text):
-            text = "nats://" + text
-        urls.append(text)
-    return urls
+    return [_node_url(text) for text in (str(item).strip() for item in items) if text]
+
+
+_NODE_RE = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+))(?::(?P<port>[0-9]+))?$")
+
+
+def _node_url(text):
+    """nats://host:port for a managed node; a URL, or what is neither host nor address, as given
+    (the preflight then names it)."""
+    if "://" not in text and text.count(":") > 1 and _is_ipv6(text):
+        text = "[%s]" % text  # a bare IPv6 address: its colons are not a port
+    match = _NODE_RE.match(text)
+    if match is None or (match.group("v6") is not None and not _is_ipv6(match.group("v6"))):
+        return text
+    host = match.group("host") or "[%s]" % match.group("v6")
+    return "nats://%s:%s" % (host, match.group("port") or "4222")
+
+
+def _is_ipv6(text):
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 def recorded_pin(recorded_config):

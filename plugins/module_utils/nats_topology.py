@@ -51,6 +51,8 @@ HOST_VARIABLES = (NAME_VARIABLE, CLUSTER_VARIABLE, ADVERTISE_VARIABLE, "ansible_
 # would clash with subjects ($SYS.SERVER.<name>...).
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 _HOST_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.:-]+)$")
+# A managed node may also carry a port after a bracketed IPv6 address.
+_NODE_RE = re.compile(r"^(\[[0-9A-Fa-f:.]+\](:[0-9]+)?|[A-Za-z0-9_.:-]+)$")
 
 _TRUE = frozenset(["true", "yes", "on", "1", "y", "t"])
 _FALSE = frozenset(["false", "no", "off", "0", "n", "f"])
@@ -390,9 +392,9 @@ def stack_options(raw, groups, acs_primary_address=""):
     options["acs_managed_nodes"] = nodes or []
     for node in options["acs_managed_nodes"]:
         bare = node.split("://", 1)[1] if node.startswith(("nats://", "tls://")) else node
-        if not _HOST_RE.match(bare):
-            problems.append("nats_stack_acs_managed_nodes holds %r: give host names, host:port or nats:// URLs."
-                            % node)
+        if not _NODE_RE.match(bare):
+            problems.append("nats_stack_acs_managed_nodes holds %r: give host names, host:port, [IPv6]:port or "
+                            "nats:// URLs." % node)
 
     readonly = given("nats_stack_ncred_readonly")
     options["ncred_readonly"] = False

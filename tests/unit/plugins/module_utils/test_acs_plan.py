@@ -400,6 +400,12 @@ def test_the_primary_url_loses_its_trailing_slashes(given, url):
     (["nats-1", "", "tls://nats-2:4443"], ["nats://nats-1:4222", "tls://nats-2:4443"]),
     ("", []),
     (None, []),
+    ("2001:db8::1, [2001:db8::2], [2001:db8::3]:4223, 10.0.0.4, 10.0.0.5:4224, nats://[2001:db8::6]:4222",
+     ["nats://[2001:db8::1]:4222", "nats://[2001:db8::2]:4222", "nats://[2001:db8::3]:4223",
+      "nats://10.0.0.4:4222", "nats://10.0.0.5:4224", "nats://[2001:db8::6]:4222"]),
+    # Neither a host nor an address: kept as typed, so that the preflight names it as the user wrote it.
+    (["[nats-1]:4222", "nats-1:42x", "a/b", "x:y:z", "[2001:db8::1]:", "[2001:db8::1]x"],
+     ["[nats-1]:4222", "nats-1:42x", "a/b", "x:y:z", "[2001:db8::1]:", "[2001:db8::1]x"]),
 ])
 def test_managed_nodes_from_a_survey_string_or_a_list(value, urls):
     assert plan.managed_node_urls(value) == urls

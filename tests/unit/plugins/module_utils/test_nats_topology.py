@@ -273,8 +273,11 @@ def test_managed_nodes_from_survey_text_or_a_list():
     assert text["options"]["acs_managed_nodes"] == ["nats://e1:4222", "e2", "10.0.0.3:4222"]
     assert options({"nats_stack_acs_managed_nodes": ["e1", "e2"]})["options"]["acs_managed_nodes"] == ["e1", "e2"]
     bad = options({"nats_stack_acs_managed_nodes": ["http://x/y"]})
-    assert bad["problems"] == ["nats_stack_acs_managed_nodes holds 'http://x/y': give host names, host:port or"
-                               " nats:// URLs."]
+    assert bad["problems"] == ["nats_stack_acs_managed_nodes holds 'http://x/y': give host names, host:port,"
+                               " [IPv6]:port or nats:// URLs."]
+    v6 = ["[2001:db8::1]:4223", "nats://[2001:db8::2]:4222", "2001:db8::3", "[2001:db8::4]"]
+    with_v6 = options({"nats_stack_acs_managed_nodes": v6})
+    assert (with_v6["problems"], with_v6["options"]["acs_managed_nodes"]) == ([], v6)
 
 
 def test_enable_acs_choices():
@@ -664,10 +667,11 @@ def test_managed_nodes_accept_names_host_ports_and_urls(nodes):
 
 
 def test_managed_nodes_that_are_not_hosts_or_nats_urls_are_named():
-    result = options({"nats_stack_acs_managed_nodes": ["nats://a://b", "tls://e1/x", "e1!", "NATS://e1"]})
+    named = ("nats://a://b", "tls://e1/x", "e1!", "NATS://e1", "[2001:db8::1]:", "[2001:db8::1]:x", "[nats-1]:4222")
+    result = options({"nats_stack_acs_managed_nodes": list(named)})
     assert result["problems"] == [
-        "nats_stack_acs_managed_nodes holds %r: give host names, host:port or nats:// URLs." % node
-        for node in ("nats://a://b", "tls://e1/x", "e1!", "NATS://e1")]
+        "nats_stack_acs_managed_nodes holds %r: give host names, host:port, [IPv6]:port or nats:// URLs." % node
+        for node in named]
 
 
 @pytest.mark.parametrize("value", [4222, {"e1": 4222}])
