@@ -255,8 +255,8 @@ def test_manual_signature_path_handles_each_ca_key_type(tmp_path, monkeypatch, c
 
 @pytest.mark.parametrize("direct_verify", [True, False])
 @pytest.mark.parametrize("ca_kind, key_type", [("dsa", "DSA"), ("ed448", "Ed448")])
-def test_a_ca_key_go_cannot_verify_is_refused_on_both_signature_paths(tmp_path, monkeypatch, direct_verify,
-                                                                       ca_kind, key_type):
+def test_a_ca_key_go_cannot_verify_is_refused_on_both_signature_paths(
+        tmp_path, monkeypatch, direct_verify, ca_kind, key_type):
     """Python's cryptography verifies DSA and Ed448 signatures; nats-server (Go) does not."""
     monkeypatch.setattr(tls_spec, "_HAS_DIRECT_VERIFY", direct_verify and tls_spec._HAS_DIRECT_VERIFY)
     pki = Pki(tmp_path, kind=ca_kind)
