@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import socket
 import stat
 import threading
@@ -340,19 +341,21 @@ class FakePort(object):
             self.listener.close()
 
 
+@contextlib.contextmanager
 def connected(script):
+    """(port, socket): a connection to a scripted port, closed when the block ends."""
     port = FakePort(script, wait_for_client=True)
     sock = socket.create_connection(("127.0.0.1", port.port), timeout=5)
     port.client_connected.set()
-    return port, sock
+    try:
+        yield port, sock
+    finally:
+        sock.close()
 
 
 def test_read_info_returns_the_info_and_what_followed():
-    port, sock = connected([b'INFO {"a":1}', 0.05, b'\r\nPING\r\nPO', 0.05, b"NG\r\n"])
-    try:
+    with connected([b'INFO {"a":1}', 0.05, b'\r\nPING\r\nPO', 0.05, b"NG\r\n"]) as (port, sock):
         assert tls_probe.read_info(sock, time.monotonic() + 5) == ({"a": 1}, b"PING\r\nPO")
-    finally:
-        sock.close()
 
 
 @pytest.mark.parametrize("script, message", [
@@ -362,70 +365,52 @@ def test_read_info_returns_the_info_and_what_followed():
          "handshake_first) start with TLS: set tls_first=true"),
 ])
 def test_read_info_without_info_suggests_tls_first(script, message):
-    port, sock = connected(script)
-    try:
+    with connected(script) as (port, sock):
         with pytest.raises(ProbeError) as caught:
             tls_probe.read_info(sock, time.monotonic() + 0.3)
         assert str(caught.value) == message
-    finally:
-        sock.close()
 
 
 def test_read_info_stops_after_a_mebibyte_without_a_line_break():
-    port, sock = connected([b"x" * (1024 * 1024), 0.2, b"x", 1.0])
-    try:
+    with connected([b"x" * (1024 * 1024), 0.2, b"x", 1.0]) as (port, sock):
         with pytest.raises(ProbeError) as caught:
             tls_probe.read_info(sock, time.monotonic() + 5)
         assert str(caught.value) == "the server sent more than 1 MiB without a line break; is this a NATS port?"
-    finally:
-        sock.close()
 
 
 def test_read_info_takes_an_info_of_exactly_a_mebibyte():
     line = b'INFO {"pad":"' + b"p" * (1024 * 1024 - len(b'INFO {"pad":""}') - 1) + b'"}\n'
     assert len(line) == 1024 * 1024
-    port, sock = connected([line])
-    try:
+    with connected([line]) as (port, sock):
         info, rest = tls_probe.read_info(sock, time.monotonic() + 5)
         assert (len(info["pad"]), rest) == (1024 * 1024 - 16, b"")
-    finally:
-        sock.close()
 
 
 def test_read_info_reports_a_reset_connection():
-    port, sock = connected(["reset"])
-    port.thread.join(5)
-    try:
+    with connected(["reset"]) as (port, sock):
+        port.thread.join(5)
         with pytest.raises(ProbeError) as caught:
             tls_probe.read_info(sock, time.monotonic() + 5)
         assert str(caught.value) == "reading INFO failed: [Errno 104] Connection reset by peer"
-    finally:
-        sock.close()
 
 
 def test_waiting_for_bytes_ends_at_the_deadline():
-    port, sock = connected([2.0])
-    outcome = []
-    started = time.monotonic()
-    waiter = threading.Thread(target=lambda: outcome.append(tls_probe._recv_before(sock, started + 0.3)),
-                              daemon=True)
-    waiter.start()
-    waiter.join(3)
-    try:
+    with connected([2.0]) as (port, sock):
+        outcome = []
+        started = time.monotonic()
+        waiter = threading.Thread(target=lambda: outcome.append(tls_probe._recv_before(sock, started + 0.3)),
+                                  daemon=True)
+        waiter.start()
+        waiter.join(3)
         assert outcome == [None]
         assert 0.25 < time.monotonic() - started < 1.5
-    finally:
-        sock.close()
 
 
 def test_bytes_already_there_are_returned_even_close_to_the_deadline():
-    port, sock = connected([b"INFO {}\r\n", 1.0])
-    time.sleep(0.1)
-    try:
+    with connected([b"INFO {}\r\n", 1.0]) as (port, sock):
+        time.sleep(0.1)
         assert tls_probe._recv_before(sock, time.monotonic() + 0.5) == b"INFO {}\r\n"
         assert tls_probe._recv_before(sock, time.monotonic() - 1) is None
-    finally:
-        sock.close()
 
 
 # ------------------------------------------------------------ plain NATS
