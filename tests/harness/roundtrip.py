@@ -24,9 +24,17 @@ import nats
 logging.getLogger("asyncio").setLevel(logging.ERROR)
 
 
+async def _report_at_the_end(_error):
+    """nats-py logs every failed attempt with a traceback; main() reports the outcome once."""
+
+
+# Few attempts per server, no reconnects: a demo check, not a long-lived client.
+CONNECT = {"connect_timeout": 5, "allow_reconnect": False, "max_reconnect_attempts": 1,
+           "error_cb": _report_at_the_end}
+
+
 async def push_account(url, options, sys_creds, jwt_path):
-    connection = await nats.connect(url, connect_timeout=5, allow_reconnect=False, user_credentials=sys_creds,
-                                    **options)
+    connection = await nats.connect(url, user_credentials=sys_creds, **CONNECT, **options)
     try:
         with open(jwt_path, encoding="utf-8") as handle:
             await connection.request("$SYS.REQ.CLAIMS.UPDATE", handle.read().strip().encode(), timeout=5)
@@ -35,8 +43,8 @@ async def push_account(url, options, sys_creds, jwt_path):
 
 
 async def roundtrip(publish_url, subscribe_url, payload, options):
-    subscriber = await nats.connect(subscribe_url, connect_timeout=5, allow_reconnect=False, **options)
-    publisher = await nats.connect(publish_url, connect_timeout=5, allow_reconnect=False, **options)
+    subscriber = await nats.connect(subscribe_url, **CONNECT, **options)
+    publisher = await nats.connect(publish_url, **CONNECT, **options)
     try:
         subscription = await subscriber.subscribe("cmsgs.demo")
         await subscriber.flush()
@@ -71,7 +79,12 @@ def main() -> int:
         options["user_credentials"] = args.creds
     payload = args.message.encode()
     target = args.to or args.url
-    received = asyncio.run(roundtrip(args.url, target, payload, options))
+    try:
+        received = asyncio.run(roundtrip(args.url, target, payload, options))
+    except (nats.errors.Error, OSError) as exc:
+        # A refusal (no creds, wrong creds, an untrusted CA) is an answer, not a crash.
+        print("refused: %s -> %s: %s" % (args.url, target, exc or exc.__class__.__name__), file=sys.stderr)
+        return 2
     print("published %r to %s on subject cmsgs.demo and received %r from %s" % (
         payload.decode(), args.url, received.decode(), target))
     return 0 if received == payload else 1
