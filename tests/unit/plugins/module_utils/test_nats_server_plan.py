@@ -132,14 +132,23 @@ def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
 
 
 @pytest.mark.parametrize("port, monitor, good", [
-    (1, "65535", True), ("65535", 1, True), (0, 8222, False), ("4222", "0", False), (65536, 8222, False),
-    (4222, "65536", False),
+    (1, "65535", True), ("65535", 1, True), (0, 8222, False), ("4222", "0", False), (-1, 8222, False),
+    (65536, 8222, False), (4222, "65536", False),
 ])
 def test_ports_run_from_1_to_65535(port, monitor, good):
     problems = collect_problems([plan.client_and_monitor_ports_are_ports],
                                 RoleVars(role_defaults(nats_server_port=port, nats_server_monitor_port=monitor)))
     assert problems == ([] if good else [
         "nats_server_port (%s) and nats_server_monitor_port (%s) must be port numbers between 1 and 65535." % (port, monitor)])
+
+
+@pytest.mark.parametrize("cluster_port, good", [(0, False), ("-6222", False), (1, True), (65535, True), ("65536", False)])
+def test_route_and_gateway_ports_run_from_1_to_65535(cluster_port, good):
+    problems = collect_problems([plan.route_and_gateway_ports_are_free_ports],
+                                RoleVars(role_defaults(nats_server_cluster_port=cluster_port)))
+    assert problems == ([] if good else [
+        "nats_server_cluster_port (%s) and nats_server_gateway_port (7222) must be port numbers between 1 and 65535, "
+        "different from each other, nats_server_port and nats_server_monitor_port." % cluster_port])
 
 
 @pytest.mark.parametrize("peer", [
