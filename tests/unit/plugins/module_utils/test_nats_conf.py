@@ -298,6 +298,16 @@ def test_a_blank_line_inside_a_block_does_not_end_it():
     assert masked == 'jetstream {\n  store_dir: "/js"\n\n  key: "********"\n}'
 
 
+def test_the_fingerprint_stays_what_files_already_on_hosts_record():
+    # The files on hosts record this value. Were it spelled
+    # differently (another JSON encoding, another list of paths), every server
+    # would restart once after an upgrade of the collection, its settings unchanged.
+    config = {"server_name": "nats-1", "listen": "0.0.0.0:4222", "max_payload": 1048576,
+              "cluster": {"name": "east", "listen": "0.0.0.0:6222", "routes": ["nats-route://nats-2:6222"]},
+              "jetstream": {"store_dir": "/var/lib/nats-server/jetstream"}}
+    assert restart_fingerprint(config) == "d22ea8247414f82097a4a9c465f9bb31e0ad0f947091f38d748c5f720e34606d"
+
+
 def test_the_fingerprint_does_not_depend_on_the_order_of_keys():
     one = {"gateway": {"name": "east", "listen": "0.0.0.0:7222", "authorization": {"user": "g", "password": "p"}}}
     two = {"gateway": {"authorization": {"password": "p", "user": "g"}, "listen": "0.0.0.0:7222", "name": "east"}}

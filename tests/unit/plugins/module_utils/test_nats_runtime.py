@@ -269,7 +269,7 @@ def monitor():
             time.sleep(server.delay)
             body = server.body.encode("utf-8")
             # The target as sent: http.server turns a leading "//" into "/" in self.path.
-            self.send_response(200 if self.requestline.split()[1] == "/varz" else 404)
+            self.send_response(200 if self.requestline.split()[1] == server.varz_path else 404)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -279,7 +279,7 @@ def monitor():
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    server.body, server.delay = "<html>not json</html>", 0
+    server.body, server.delay, server.varz_path = "<html>not json</html>", 0, "/varz"
     server.url = "http://127.0.0.1:%d" % server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -296,6 +296,12 @@ def test_no_answer_an_error_page_or_no_json_is_no_varz(monitor):
     assert nats_runtime.read_varz(monitor.url + "/sub") is None
     # The monitor URL may end in a slash: /varz is asked for, not //varz.
     assert nats_runtime.read_varz(monitor.url + "/") == {"server_name": "n1"}
+
+
+def test_a_monitor_behind_a_proxy_path_is_read_below_that_path(monitor):
+    monitor.body, monitor.varz_path = '{"server_name": "n1"}', "/proxy/NATS-BOX/varz"
+    for given in ("/proxy/NATS-BOX", "/proxy/NATS-BOX/"):
+        assert nats_runtime.read_varz(monitor.url + given) == {"server_name": "n1"}
 
 
 def test_an_answer_later_than_the_timeout_is_no_answer(monitor):

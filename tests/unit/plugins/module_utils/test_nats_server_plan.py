@@ -131,6 +131,26 @@ def test_preflight_rule_reports_its_bad_case_naming_the_variable(name):
     assert len(problems) == 1 and words in problems[0], problems
 
 
+@pytest.mark.parametrize("port, monitor, good", [
+    (1, "65535", True), ("65535", 1, True), (0, 8222, False), ("4222", "0", False), (-1, 8222, False),
+    (65536, 8222, False), (4222, "65536", False),
+])
+def test_ports_run_from_1_to_65535(port, monitor, good):
+    problems = collect_problems([plan.client_and_monitor_ports_are_ports],
+                                RoleVars(role_defaults(nats_server_port=port, nats_server_monitor_port=monitor)))
+    assert problems == ([] if good else [
+        "nats_server_port (%s) and nats_server_monitor_port (%s) must be port numbers between 1 and 65535." % (port, monitor)])
+
+
+@pytest.mark.parametrize("cluster_port, good", [(0, False), ("-6222", False), (1, True), (65535, True), ("65536", False)])
+def test_route_and_gateway_ports_run_from_1_to_65535(cluster_port, good):
+    problems = collect_problems([plan.route_and_gateway_ports_are_free_ports],
+                                RoleVars(role_defaults(nats_server_cluster_port=cluster_port)))
+    assert problems == ([] if good else [
+        "nats_server_cluster_port (%s) and nats_server_gateway_port (7222) must be port numbers between 1 and 65535, "
+        "different from each other, nats_server_port and nats_server_monitor_port." % cluster_port])
+
+
 @pytest.mark.parametrize("peer", [
     "west",
     {"urls": ["nats://west-1:7222"]},
@@ -313,32 +333,80 @@ def test_jwts_read_from_the_host_give_the_full_resolver_settings(jwts):
         operator_jwt_read=slurped(jwts["operator"] + "\n"),
         system_account_jwt_read=slurped(jwts["sys"]),
     )
-    assert result["problems"] == []
-    assert result["settings"] == {
+    assert result == {"enabled": True, "problems": [], "jwt": jwts["operator"], "settings": {
         "operator": jwts["operator"],
         "system_account": jwts["sys_id"],
         "resolver": {"type": "full", "dir": "/var/lib/nats-server/resolver", "allow_delete": False, "interval": "2m"},
         "resolver_preload": {jwts["sys_id"]: jwts["sys"], jwts["app_id"]: jwts["app"]},
-    }
+    }}
 
 
 def test_the_url_resolver_points_at_the_account_server(jwts):
     url = "http://acs-1:9090/jwt/v1/accounts/"
     result = plan.operator_plan(operator_vars(jwts, nats_server_resolver_type="url", nats_server_resolver_url=url,
                                               nats_server_operator_system_account_jwt=""))
-    assert result["settings"] == {"operator": jwts["operator"], "system_account": jwts["sys_id"], "resolver": "URL(%s)" % url}
+    assert result == {"enabled": True, "problems": [], "jwt": jwts["operator"], "settings": {
+        "operator": jwts["operator"], "system_account": jwts["sys_id"], "resolver": "URL(%s)" % url}}
 
 
-def test_each_jwt_is_decoded_once(jwts, monkeypatch):
+@pytest.mark.parametrize("preload", [["app"], ["app", "sys"]])
+def test_each_jwt_is_decoded_once(jwts, monkeypatch, preload):
     calls = []
     real = nats_jwt.decode
     monkeypatch.setattr(nats_jwt, "decode", lambda token, **kw: calls.append(token) or real(token, **kw))
-    plan.operator_plan(operator_vars(jwts, nats_server_resolver_preload=[jwts["app"]]))
+    # A survey or a YAML block scalar hands a token on with blanks around it: still the same token.
+    result = plan.operator_plan(operator_vars(jwts, nats_server_resolver_preload=[" %s\n" % jwts[name] for name in preload]))
     assert sorted(calls) == sorted([jwts["operator"], jwts["sys"], jwts["app"]])
+    assert result["settings"]["resolver_preload"] == {jwts["sys_id"]: jwts["sys"], jwts["app_id"]: jwts["app"]}
 
 
 def test_operator_mode_off_has_nothing_to_check():
-    assert plan.operator_plan(role_defaults(nats_server_operator_enabled="false"))["problems"] == []
+    assert plan.operator_plan(role_defaults(nats_server_operator_enabled="false")) == {
+        "enabled": False, "problems": [], "jwt": "", "settings": {}}
+
+
+def test_a_jwt_file_read_without_a_reason_is_named_alone(jwts):
+    values = operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt")
+    for skipped in (None, {"skipped": True}, {"failed": True, "msg": ""}):
+        assert plan.operator_plan(values, operator_jwt_read=skipped)["problems"] == [
+            "nats_server_operator_enabled is true but there is no operator JWT: set nats_server_operator_jwt (the "
+            "Region One Token, or region1_bootstrap_operator_jwt of the primary ACS) or nats_server_operator_jwt_file "
+            "('/srv/ncred/REGION1.jwt')."
+        ]
+
+
+def test_a_missing_system_account_file_is_named_with_the_reason(jwts):
+    result = plan.operator_plan(
+        operator_vars(jwts, nats_server_operator_system_account_jwt="", nats_server_operator_system_account_jwt_file="/x/SYS.jwt"),
+        operator_jwt_read={"failed": True, "msg": "not this one"},
+        system_account_jwt_read={"failed": True, "msg": "file not found: /x/SYS.jwt"},
+    )
+    assert result["problems"] == [
+        "The full resolver needs the system account's JWT: set nats_server_operator_system_account_jwt "
+        "(region1_bootstrap_system_account_jwt of the primary ACS) or nats_server_operator_system_account_jwt_file "
+        "('/x/SYS.jwt': file not found: /x/SYS.jwt)."
+    ]
+
+
+def test_a_jwt_file_that_is_not_text_is_a_problem_not_a_crash(jwts):
+    content = base64.b64encode(b"\xff\xfe" + jwts["operator"].encode()).decode()
+    result = plan.operator_plan(
+        operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt"),
+        operator_jwt_read={"content": content, "encoding": "base64"},
+    )
+    assert result["problems"] == [
+        "nats_server_operator_jwt_file ('/srv/ncred/REGION1.jwt') is not a valid NATS operator JWT: a JWT segment is "
+        "not base64url: string argument should contain only ASCII characters."
+    ]
+
+
+def test_a_preload_entry_that_is_not_a_string_is_a_problem_not_a_crash(jwts):
+    result = plan.operator_plan(operator_vars(jwts, nats_server_resolver_preload=[jwts["app"], 42, None]))
+    assert result["problems"] == [
+        "nats_server_resolver_preload must hold account JWTs: not a valid NATS account JWT: 'int' object has no "
+        "attribute 'strip'; not a valid NATS account JWT: 'NoneType' object has no attribute 'strip'."
+    ]
+    assert result["settings"] == {}
 
 
 def test_the_config_without_an_operator_jwt_is_refused_outside_check_mode(jwts):
@@ -375,14 +443,27 @@ def test_the_full_resolver_may_delete_accounts_when_asked(jwts):
 
 def test_tls_sets_cover_own_and_peer_certificates_skipping_this_cluster():
     sets = plan.tls_sets(role_defaults(nats_server_client_tls="true", **GATEWAY))
-    assert [s["label"] for s in sets] == [
-        "cmserver", "cmcluster", "cmgateway", "cmgwpeers/west", "cmgwpeers/west trusted by cmgateway"]
-    assert sets[0] == {"label": "cmserver", "purpose": "client", "cert": "/srv/certs/cmserver/cert.pem",
-                       "key": "/srv/certs/cmserver/privkey.pem", "ca": None, "require_ecdsa": True,
-                       "key_owners": ["cmsgs", "root"]}
-    assert sets[3]["names"] == ["west-1.example.com", "west-2"]
-    assert sets[3]["ca"] == "/srv/certs/cmgwpeers/west/ca.pem" and sets[4]["ca"] == "/srv/certs/cmgateway/ca.pem"
-    assert "key" not in sets[3]
+    own_key = {"key_owners": ["cmsgs", "root"]}
+    assert sets == [
+        dict(own_key, label="cmserver", purpose="client", cert="/srv/certs/cmserver/cert.pem",
+             key="/srv/certs/cmserver/privkey.pem", ca=None, require_ecdsa=True),
+        dict(own_key, label="cmcluster", purpose="cluster", cert="/srv/certs/cmcluster/cert.pem",
+             key="/srv/certs/cmcluster/privkey.pem", ca="/srv/certs/cmcluster/ca.pem", public_ca="refuse"),
+        dict(own_key, label="cmgateway", purpose="gateway", cert="/srv/certs/cmgateway/cert.pem",
+             key="/srv/certs/cmgateway/privkey.pem", ca="/srv/certs/cmgateway/ca.pem", public_ca="refuse"),
+        # A peer's key stays with the peer: only its certificate is checked, once against each CA.
+        {"label": "cmgwpeers/west", "purpose": "gateway_peer", "cert": "/srv/certs/cmgwpeers/west/cert.pem",
+         "ca": "/srv/certs/cmgwpeers/west/ca.pem", "names": ["west-1.example.com", "west-2"], "public_ca": "refuse"},
+        {"label": "cmgwpeers/west trusted by cmgateway", "purpose": "gateway_peer",
+         "cert": "/srv/certs/cmgwpeers/west/cert.pem", "ca": "/srv/certs/cmgateway/ca.pem", "public_ca": "refuse"},
+    ]
+
+
+def test_a_peer_without_urls_is_checked_with_no_names():
+    # The filter is public; the role's preflight refuses such a peer before it runs.
+    sets = plan.tls_sets(role_defaults(**dict(GATEWAY, nats_server_gateway_peers=[{"name": "west"}])))
+    assert [(s["label"], s.get("names")) for s in sets] == [
+        ("cmcluster", None), ("cmgateway", None), ("cmgwpeers/west", []), ("cmgwpeers/west trusted by cmgateway", None)]
 
 
 def test_no_tls_no_sets_and_a_custom_ca_is_checked():
@@ -473,8 +554,57 @@ def test_config_extra_is_merged_last_and_deep():
                                               nats_server_config_extra={"jetstream": {"max_file_store": "5G"}, "debug": True}))
     assert config["jetstream"]["store_dir"] == "/var/lib/nats-server/jetstream"
     assert config["jetstream"]["max_file_store"] == "5G" and config["debug"] is True
-    with pytest.raises(plan.PlanError, match="nats_server_config_extra"):
+    with pytest.raises(plan.PlanError) as raised:
         plan.server_config(role_defaults(nats_server_config_extra=["debug"]))
+    assert str(raised.value) == "nats_server_config_extra must be a mapping of nats-server settings, got ['debug']."
+
+
+def test_a_log_file_debugging_and_stamps_reach_the_core_settings():
+    config = plan.server_config(role_defaults(nats_server_log_file="/var/log/nats-server/nats.log", nats_server_debug="true",
+                                              nats_server_log_time="no"))
+    assert (config["log_file"], config["debug"], config["logtime"]) == ("/var/log/nats-server/nats.log", True, False)
+    # The journal stamps lines itself, but a set nats_server_log_time wins.
+    assert plan.server_config(role_defaults(nats_server_log_time="true"))["logtime"] is True
+
+
+def test_tls_without_the_installed_version_is_refused_naming_it():
+    with pytest.raises(plan.PlanError) as raised:
+        plan.server_config(role_defaults(nats_server_client_tls=True))
+    assert str(raised.value) == (
+        "cannot spell the TLS settings for this nats-server: nats-server version '' is not of the form "
+        "MAJOR.MINOR.PATCH (for example 2.15.1); pass the output of `nats-server --version` or the version string itself")
+
+
+def test_a_plain_cluster_beside_client_tls_has_its_routes_and_no_tls_block():
+    routes = ["nats-route://nats-2.example.com:6222", "nats-route://nats-3.example.com:6222"]
+    config = plan.server_config(role_defaults(nats_server_client_tls=True, nats_server_cluster_name="east",
+                                              nats_server_cluster_tls="false", nats_server_cluster_port="6333",
+                                              nats_server_cluster_routes=routes), version="2.15.1")
+    assert config["tls"]["cert_file"] == "/srv/certs/cmserver/cert.pem"
+    assert config["cluster"] == {"name": "east", "listen": "0.0.0.0:6333", "routes": routes, "tls": None, "advertise": None}
+
+
+def test_the_gateway_block_whole():
+    config = plan.server_config(role_defaults(nats_server_gateway_port=7333, **GATEWAY), version="2.15.1")
+    gateway_tls = dict(SPEC, cert_file="/srv/certs/cmgateway/cert.pem", key_file="/srv/certs/cmgateway/privkey.pem",
+                       ca_file="/srv/certs/cmgateway/ca.pem", verify=True, pinned_certs=None)
+    assert config["gateway"] == {
+        "name": "east", "listen": "0.0.0.0:7333", "tls": gateway_tls, "advertise": None,
+        "gateways": [{"name": "west", "urls": ["nats://west-1.example.com:7222", "nats://west-2:7222"],
+                      "tls": dict(gateway_tls, ca_file="/srv/certs/cmgwpeers/west/ca.pem")}],
+    }
+
+
+@pytest.mark.parametrize("address, host", [
+    ("203.0.113.7", "203.0.113.7"), (" nats-1.example.com ", "nats-1.example.com"),
+    ("2001:db8::7", "[2001:db8::7]"), ("[2001:db8::7]", "[2001:db8::7]"),
+])
+def test_each_listener_advertises_the_address_an_ipv6_one_in_brackets(address, host):
+    config = plan.server_config(role_defaults(nats_server_advertise_address=address, nats_server_port="4333",
+                                              nats_server_cluster_port=6333, nats_server_gateway_port="7333", **GATEWAY),
+                                version="2.15.1")
+    assert (config["client_advertise"], config["cluster"]["advertise"], config["gateway"]["advertise"]) == (
+        host + ":4333", host + ":6333", host + ":7333")
 
 
 # ------------------------------------------------------------------ folders
@@ -604,6 +734,13 @@ def test_a_private_client_ca_is_named_and_gateway_pins_stay_off_unless_asked():
     blocks = plan.tls_blocks(v, "2.15.1", pins=("aa",))
     assert blocks["client"]["ca_file"] == "/srv/certs/cmserver/ca.pem"
     assert blocks["gateway"]["pinned_certs"] is None
+
+
+def test_a_gateway_alone_puts_tls_in_use():
+    v = RoleVars(role_defaults(nats_server_client_tls="false", nats_server_cluster_tls="false", **GATEWAY))
+    assert plan.tls_blocks(v, "2.15.1")["gateway"] == dict(
+        SPEC, cert_file="/srv/certs/cmgateway/cert.pem", key_file="/srv/certs/cmgateway/privkey.pem",
+        ca_file="/srv/certs/cmgateway/ca.pem", verify=True, pinned_certs=None)
 
 
 def test_no_tls_block_without_tls_anywhere():
