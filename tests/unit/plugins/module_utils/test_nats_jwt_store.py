@@ -284,14 +284,36 @@ def test_options_left_out_keep_stored_operator_values(paths, region):
     assert "account_server_url" not in nats and "system_account" not in nats
 
 
+NO_SCHEME = "account_server_url %r needs a scheme, e.g. https://acs.example.com/jwt/v1"
+NOT_NATS = "operator_service_urls %r: only nats:// or tls:// URLs are allowed"
+HOST_PORT_ONLY = "operator_service_urls %r: give host and port only, without credentials or a path"
+
+
 @pytest.mark.parametrize("option, value, message", [
-    ("account_server_url", "acs.example.com/jwt/v1", "needs a scheme"),
-    ("operator_service_urls", ["http://a:4222"], "only nats:// or tls://"),
-    ("operator_service_urls", ["nats://user:pw@a:4222"], "without credentials"),
+    ("account_server_url", "acs.example.com/jwt/v1", NO_SCHEME % "acs.example.com/jwt/v1"),
+    ("operator_service_urls", ["a:4222"], NOT_NATS % "a:4222"),
+    ("operator_service_urls", ["//a:4222"], "operator_service_urls '//a:4222' needs a scheme, "
+                                            "e.g. https://acs.example.com/jwt/v1"),
+    ("operator_service_urls", ["http://a:4222"], NOT_NATS % "http://a:4222"),
+    ("operator_service_urls", ["nats://a:4222", "wss://a:443"], NOT_NATS % "wss://a:443"),
+    ("operator_service_urls", ["nats://user:pw@a:4222"], HOST_PORT_ONLY % "nats://user:pw@a:4222"),
+    ("operator_service_urls", ["nats://user@a:4222"], HOST_PORT_ONLY % "nats://user@a:4222"),
+    ("operator_service_urls", ["tls://:pw@a:4222"], HOST_PORT_ONLY % "tls://:pw@a:4222"),
+    ("operator_service_urls", ["nats://a:4222/x"], HOST_PORT_ONLY % "nats://a:4222/x"),
 ])
 def test_bad_operator_urls_are_refused(paths, option, value, message):
-    with pytest.raises(StoreError, match=message):
+    with pytest.raises(StoreError) as err:
         plan_operator(paths, "REGION1", **{option: value})
+    assert str(err.value) == message
+
+
+def test_operator_urls_of_any_scheme_case_are_kept(paths):
+    urls = ["nats://a:4222", "TLS://b:4222", "nats://a:4222"]
+    outcome = plan_operator(paths, "REGION1", account_server_url="HTTP://acs:9090/jwt/v1",
+                            operator_service_urls=urls)
+    nats = outcome.claims["nats"]
+    assert (nats["account_server_url"], nats["operator_service_urls"]) == (
+        "HTTP://acs:9090/jwt/v1", ["nats://a:4222", "TLS://b:4222"])
 
 
 # --- signing keys ----------------------------------------------------------
@@ -347,17 +369,65 @@ def test_system_account_may_be_a_public_key(paths):
 
 def test_a_system_account_of_another_operator_is_refused(tmp_path, paths, region):
     other = NscPaths(str(tmp_path / "other"))
-    applied(plan_operator(other, "REGION1"))
+    foreign_operator = applied(plan_operator(other, "REGION1"))
     applied(plan_account(other, "REGION1", "SYS"))
     os.replace(other.account_jwt("REGION1", "SYS"), paths.account_jwt("REGION1", "SYS"))
-    with pytest.raises(StoreError, match="not a key of operator REGION1"):
+    with pytest.raises(StoreError) as err:
         plan_operator(paths, "REGION1", system_account="SYS")
+    assert str(err.value) == (
+        "system_account: account SYS was signed by %s, which is not a key of operator REGION1; "
+        "re-issue it with cmsgs.nats.jwt_account" % foreign_operator.entity.public_key)
+
+
+def test_a_missing_system_account_says_how_to_create_it(paths):
+    applied(plan_operator(paths, "REGION1"))
+    with pytest.raises(MissingParentError) as err:
+        plan_operator(paths, "REGION1", system_account="SYS")
+    assert str(err.value) == (
+        "system_account: account SYS not found at %s; create it with cmsgs.nats.jwt_account first, "
+        "or give its public key" % paths.account_jwt("REGION1", "SYS"))
+
+
+def test_a_system_account_file_holding_a_user_jwt_is_refused(paths, region):
+    path = paths.account_jwt("REGION1", "SYS")
+    os.replace(paths.user_jwt("REGION1", "SYS", "sys"), path)
+    with pytest.raises(StoreError) as err:
+        plan_operator(paths, "REGION1", system_account="SYS")
+    assert str(err.value) == (
+        "%s is not a valid NATS account JWT (expected a account JWT, found a user JWT); restore it from "
+        "a backup or remove it and its seed to start that account afresh" % path)
 
 
 @pytest.mark.parametrize("name", ["", " SYS", "a/b", "..", "tab\tname"])
 def test_names_nsc_cannot_store_are_refused(paths, name):
     with pytest.raises(StoreError, match="name"):
         plan_operator(paths, name)
+
+
+@pytest.mark.parametrize("plan, args, message", [
+    (plan_user, ("", "SYS", "sys"), "operator must be a non-empty name"),
+    (plan_user, ("REGION1", "", "sys"), "account must be a non-empty name"),
+    (plan_user, ("REGION1", "SYS", ""), "name must be a non-empty name"),
+    (plan_user, ("REGION 1 ", "SYS", "sys"),
+     "operator 'REGION 1 ' has leading or trailing spaces, which nsc strips; remove them"),
+    (plan_account, ("", "SYS"), "operator must be a non-empty name"),
+    (plan_account, ("REGION1", "a/b"), "name 'a/b' cannot be used as a file name; use letters, digits, '-' or '_'"),
+    (plan_operator, ("..",), "name '..' cannot be used as a file name; use letters, digits, '-' or '_'"),
+])
+def test_each_bad_name_is_refused_naming_its_option(paths, region, plan, args, message):
+    with pytest.raises(StoreError) as err:
+        plan(paths, *args)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value, message", [
+    (" SYS", "system_account ' SYS' has leading or trailing spaces, which nsc strips; remove them"),
+    ("S/YS", "system_account 'S/YS' cannot be used as a file name; use letters, digits, '-' or '_'"),
+])
+def test_a_system_account_name_nsc_cannot_store_is_refused(paths, region, value, message):
+    with pytest.raises(StoreError) as err:
+        plan_operator(paths, "REGION1", system_account=value)
+    assert str(err.value) == message
 
 
 def test_store_and_keys_dirs_can_be_given_separately(tmp_path):
