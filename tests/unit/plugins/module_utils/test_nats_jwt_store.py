@@ -255,9 +255,19 @@ def test_merge_limits_reads_missing_fields_as_zero_and_drops_tiers():
     assert "tiered_limits" not in nsc_store.merge_limits(stored, None, {"disk_storage": -1})
 
 
+def test_merge_limits_of_a_token_without_limits_is_every_field_at_zero():
+    assert nsc_store.merge_limits({}, None, None) == {
+        "subs": 0, "data": 0, "payload": 0, "imports": 0, "exports": 0, "wildcards": False,
+        "conn": 0, "leaf": 0, "disallow_bearer": False,
+        "mem_storage": 0, "disk_storage": 0, "streams": 0, "consumer": 0, "max_ack_pending": 0,
+        "mem_max_stream_bytes": 0, "disk_max_stream_bytes": 0, "max_bytes_required": False,
+    }
+
+
 def test_a_zero_connection_limit_warns(paths, region):
     outcome = plan_account(paths, "REGION1", "SYS", limits={"conn": 0})
-    assert any("refuse every connection" in warning for warning in outcome.warnings)
+    assert outcome.warnings == ["limits.conn is 0: nats-server will refuse every connection to this account; "
+                                "use -1 for no limit"]
     assert not plan_account(paths, "REGION1", "SYS").warnings
 
 
@@ -345,18 +355,60 @@ def test_accounts_and_users_can_be_signed_by_signing_keys(paths, region):
 
 
 def test_use_signing_key_needs_a_signing_key(paths, region):
-    with pytest.raises(StoreError, match="operator REGION1 has no signing key"):
+    with pytest.raises(StoreError) as err:
         plan_account(paths, "REGION1", "APP", use_signing_key=True)
+    assert str(err.value) == (
+        "use_signing_key is set, but operator REGION1 has no signing key whose seed is in %s; "
+        "give it signing keys first (option signing_keys)" % os.path.join(paths.keys_dir, "keys"))
+
+
+def hidden_seed(paths, key):
+    """Move a seed away (as if lost) and return how to put it back."""
+    os.replace(paths.seed(key), paths.seed(key) + ".away")
+    return lambda: os.replace(paths.seed(key) + ".away", paths.seed(key))
+
+
+def test_the_signing_key_that_signed_a_token_keeps_signing_it(paths, region):
+    first, second = applied(plan_operator(paths, "REGION1", signing_keys=2)).extra["signing_keys"]
+    restore = hidden_seed(paths, first)
+    app = applied(plan_account(paths, "REGION1", "APP", signing_keys=2, use_signing_key=True))
+    app_first, app_second = app.extra["signing_keys"]
+    restore_app = hidden_seed(paths, app_first)
+    user = applied(plan_user(paths, "REGION1", "APP", "app", use_signing_key=True))
+    restore()
+    restore_app()
+    assert (nats_jwt.decode(app.token).issuer, nats_jwt.decode(user.token).issuer) == (second, app_second)
+    # With every seed back, the first key would be chosen for a new token; these stay as they are.
+    again = [plan_account(paths, "REGION1", "APP", use_signing_key=True),
+             plan_user(paths, "REGION1", "APP", "app", use_signing_key=True)]
+    assert [(o.changed, o.token) for o in again] == [(False, app.token), (False, user.token)]
+    new_user = plan_user(paths, "REGION1", "APP", "new", use_signing_key=True)
+    assert new_user.claims["iss"] == app_first
+
+
+def test_reissuing_without_the_signers_seed_says_which_seed_is_missing(paths, region):
+    operator_key = region[2].entity.public_key
+    hidden_seed(paths, operator_key)
+    with pytest.raises(StoreError) as err:
+        plan_account(paths, "REGION1", "SYS", limits={"conn": 10})
+    assert str(err.value) == ("cannot sign: the seed of %s is missing at %s; restore it from a backup"
+                              % (operator_key, paths.seed(operator_key)))
 
 
 # --- parents and names -----------------------------------------------------
 
 def test_missing_parents_are_reported_as_such(paths):
-    with pytest.raises(MissingParentError, match="operator REGION1 not found"):
-        plan_account(paths, "REGION1", "SYS")
+    no_operator = ("operator REGION1 not found: %s does not exist; create it first with cmsgs.nats.jwt_operator"
+                   % paths.operator_jwt("REGION1"))
+    for plan in (lambda: plan_account(paths, "REGION1", "SYS"), lambda: plan_user(paths, "REGION1", "SYS", "sys")):
+        with pytest.raises(MissingParentError) as err:
+            plan()
+        assert str(err.value) == no_operator
     applied(plan_operator(paths, "REGION1"))
-    with pytest.raises(MissingParentError, match="account SYS not found.*cmsgs.nats.jwt_account"):
+    with pytest.raises(MissingParentError) as err:
         plan_user(paths, "REGION1", "SYS", "sys")
+    assert str(err.value) == ("account SYS not found: %s does not exist; create it first with cmsgs.nats.jwt_account"
+                              % paths.account_jwt("REGION1", "SYS"))
     with pytest.raises(MissingParentError, match="system_account: account SYS not found"):
         plan_operator(paths, "REGION1", system_account="SYS")
 
@@ -386,6 +438,20 @@ def test_a_missing_system_account_says_how_to_create_it(paths):
     assert str(err.value) == (
         "system_account: account SYS not found at %s; create it with cmsgs.nats.jwt_account first, "
         "or give its public key" % paths.account_jwt("REGION1", "SYS"))
+
+
+@pytest.mark.parametrize("plan", [
+    lambda paths: plan_account(paths, "REGION1", "SYS"),
+    lambda paths: plan_user(paths, "REGION1", "SYS", "sys"),
+])
+def test_an_operator_file_holding_an_account_jwt_is_refused(paths, region, plan):
+    path = paths.operator_jwt("REGION1")
+    os.replace(paths.account_jwt("REGION1", "SYS"), path)
+    with pytest.raises(StoreError) as err:
+        plan(paths)
+    assert str(err.value) == (
+        "%s is not a valid NATS operator JWT (expected a operator JWT, found a account JWT); restore it from "
+        "a backup or remove it and its seed to start that operator afresh" % path)
 
 
 def test_a_system_account_file_holding_a_user_jwt_is_refused(paths, region):
@@ -474,6 +540,22 @@ def test_invalid_subjects_are_refused(paths, region, permissions, message):
     with pytest.raises(StoreError) as err:
         plan_user(paths, "REGION1", "SYS", "sys", permissions=permissions)
     assert str(err.value) == message
+
+
+def test_a_new_accounts_claims_are_those_nsc_writes(paths, region):
+    outcome = plan_account(paths, "REGION1", "APP")
+    nats = nats_jwt.decode(outcome.token, check_times=False).nats
+    assert (nats["default_permissions"], nats["type"], nats["version"]) == ({"pub": {}, "sub": {}}, "account", 2)
+    assert nats["limits"] == {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                              "wildcards": True, "conn": -1, "leaf": -1}
+
+
+def test_a_new_users_claims_are_those_nsc_writes(paths, region):
+    outcome = plan_user(paths, "REGION1", "SYS", "app", issued_at=1700000000)
+    claims = nats_jwt.decode(outcome.token, check_times=False).claims
+    assert (claims["name"], claims["iat"], claims["iss"]) == ("app", 1700000000, region[1].entity.public_key)
+    assert claims["nats"] == {"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+                              "type": "user", "version": 2}
 
 
 def test_bearer_token_is_off_unless_asked_for(paths, region):

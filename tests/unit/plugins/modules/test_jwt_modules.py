@@ -135,6 +135,14 @@ def test_no_seed_or_creds_in_any_output(run, nsc, ncred, capsys):
     assert "NKEY SEED" not in shown
 
 
+def test_a_new_user_in_check_mode_shows_placeholders_not_a_token(run, nsc, ncred):
+    system_sequence(run, nsc, ncred)
+    checked = run(jwt_user, check_mode=True, diff=True, name="app", account="SYS", operator="REGION1", nsc_dir=nsc)
+    assert (checked["changed"], checked["public_key"], checked["jwt"]) == (True, "(key created on apply)", None)
+    assert json.loads(checked["diff"]["after"])["sub"] == "(key created on apply)"
+    assert not os.path.exists(checked["jwt_path"]) and not os.path.exists(checked["creds_path"])
+
+
 def test_user_diff_shows_permission_changes(run, nsc, ncred):
     system_sequence(run, nsc, ncred)
     result = run(jwt_user, diff=True, name="sys", account="SYS", operator="REGION1", nsc_dir=nsc,
@@ -174,7 +182,8 @@ def test_account_limits_and_warning(run, nsc):
     limits = nats_jwt.decode(result["jwt"]).nats["limits"]
     assert "conn" not in limits and limits["payload"] == 512 and limits["disk_storage"] == -1
     assert limits["subs"] == -1 and limits["wildcards"] is True
-    assert "refuse every connection" in warnings_of(result)
+    assert warning_texts(result) == ["limits.conn is 0: nats-server will refuse every connection to this "
+                                     "account; use -1 for no limit"]
 
 
 def test_signing_keys_through_the_modules(run, nsc):
