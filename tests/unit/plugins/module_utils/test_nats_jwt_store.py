@@ -110,7 +110,7 @@ def test_the_same_sequence_again_changes_nothing(paths, region):
 
 def test_store_layout_and_modes_are_those_of_nsc(paths, region):
     operator, sys_account, _again, sys_user = region
-    marker = json.loads(open(paths.operator_marker("REGION1")).read())
+    marker = json.loads(open(os.path.join(paths.store_dir, "REGION1", ".nsc")).read())
     assert marker == {"managed": False, "name": "REGION1", "kind": "operator", "version": "1"}
     assert os.path.isdir(paths.accounts_dir("REGION1"))
     for outcome in (operator, sys_account, sys_user):
@@ -339,6 +339,47 @@ def test_signing_keys_are_added_and_never_removed(paths, region):
         plan_operator(paths, "REGION1", signing_keys=-1)
 
 
+def test_zero_signing_keys_is_allowed_and_a_negative_count_refused(paths, region):
+    assert plan_operator(paths, "REGION1", signing_keys=0).extra["signing_keys"] == []
+    with pytest.raises(StoreError) as err:
+        plan_account(paths, "REGION1", "SYS", signing_keys=-1)
+    assert str(err.value) == "signing_keys must be 0 or more, not -1"
+
+
+@pytest.mark.parametrize("plan", [
+    lambda paths, **options: plan_operator(paths, "REGION1", **options),
+    lambda paths, **options: plan_account(paths, "REGION1", "SYS", **options),
+])
+def test_check_mode_shows_stored_signing_keys_and_hides_only_new_ones(paths, region, plan):
+    stored = applied(plan(paths, signing_keys=1)).extra["signing_keys"]
+    kept = applied(plan(paths)).extra["signing_keys"]
+    checked = plan(paths, signing_keys=2).result(check_mode=True)
+    assert kept == stored and checked["signing_keys"] == [stored[0], nsc_store.PLANNED_KEY]
+    assert checked["public_key"] == plan(paths).entity.public_key and checked["jwt"] is not None
+
+
+def test_a_new_account_in_check_mode_shows_placeholders(paths, region):
+    checked = plan_account(paths, "REGION1", "APP").result(check_mode=True)
+    assert (checked["public_key"], checked["jwt"]) == (nsc_store.PLANNED_KEY, None)
+
+
+def test_a_later_run_with_the_same_claims_keeps_every_token(paths, region):
+    later = region[2].claims.get("iat", 0) + 1000
+    again = [plan_operator(paths, "REGION1", issued_at=later),
+             plan_account(paths, "REGION1", "SYS", issued_at=later),
+             plan_user(paths, "REGION1", "SYS", "sys", issued_at=later)]
+    assert [(o.changed, o.token) for o in again] == [
+        (False, region[2].token), (False, region[1].token), (False, region[3].token)]
+
+
+def test_a_store_that_cannot_be_written_names_the_file(tmp_path):
+    outcome = plan_operator(NscPaths("/proc/nsc"), "REGION1")
+    with pytest.raises(StoreError) as err:
+        outcome.plan.apply()
+    seed = NscPaths("/proc/nsc").seed(outcome.entity.public_key)
+    assert str(err.value).startswith("cannot write %s: [Errno " % seed), str(err.value)
+
+
 def test_accounts_and_users_can_be_signed_by_signing_keys(paths, region):
     operator = applied(plan_operator(paths, "REGION1", signing_keys=1))
     app = applied(plan_account(paths, "REGION1", "APP", signing_keys=1, use_signing_key=True))
@@ -543,8 +584,10 @@ def test_invalid_subjects_are_refused(paths, region, permissions, message):
 
 
 def test_a_new_accounts_claims_are_those_nsc_writes(paths, region):
-    outcome = plan_account(paths, "REGION1", "APP")
-    nats = nats_jwt.decode(outcome.token, check_times=False).nats
+    outcome = plan_account(paths, "REGION1", "APP", issued_at=1700000000)
+    claims = nats_jwt.decode(outcome.token, check_times=False).claims
+    assert (claims["name"], claims["iat"], claims["iss"]) == ("APP", 1700000000, region[2].entity.public_key)
+    nats = claims["nats"]
     assert (nats["default_permissions"], nats["type"], nats["version"]) == ({"pub": {}, "sub": {}}, "account", 2)
     assert nats["limits"] == {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
                               "wildcards": True, "conn": -1, "leaf": -1}

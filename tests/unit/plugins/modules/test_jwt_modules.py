@@ -161,7 +161,9 @@ def test_a_missing_seed_fails_with_the_path(run, nsc, ncred):
     os.unlink(seed_path)
     result = run(jwt_account, name="SYS", operator="REGION1", nsc_dir=nsc)
     assert result["failed"] is True
-    assert seed_path in result["msg"] and "Restore the seed" in result["msg"]
+    assert result["msg"] == (
+        "%s belongs to account %s, but its seed %s is missing. Restore the seed from a backup; "
+        "a new key would orphan everything signed by the old one" % (first[1]["jwt_path"], key, seed_path))
     assert not os.path.exists(seed_path)
 
 
