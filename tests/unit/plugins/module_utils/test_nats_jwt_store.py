@@ -607,3 +607,14 @@ def test_bearer_token_is_off_unless_asked_for(paths, region):
     outcome = applied(plan_user(paths, "REGION1", "SYS", "sys", bearer_token=True))
     assert nats_jwt.decode(outcome.token).nats["bearer_token"] is True
     assert plan_user(paths, "REGION1", "SYS", "sys").changed
+
+
+def test_a_plan_writes_each_file_once_with_what_was_recorded_first(tmp_path):
+    path = str(tmp_path / "one" / "file")
+    plan = nsc_store.Plan()
+    plan.ensure_file(path, "first", 0o600)
+    plan.ensure_file(path, "second", 0o600)
+    plan.create_file(path, "third", 0o600)
+    assert plan.paths == [path]
+    plan.apply()
+    assert open(path).read() == "first"
