@@ -584,6 +584,11 @@ def test_invalid_subjects_are_refused(paths, region, permissions, message):
     assert str(err.value) == message
 
 
+def test_an_operator_token_carries_the_given_issue_time(paths):
+    outcome = plan_operator(paths, "REGION1", issued_at=1700000000)
+    assert nats_jwt.decode(outcome.token, check_times=False).claims["iat"] == 1700000000
+
+
 def test_a_new_accounts_claims_are_those_nsc_writes(paths, region):
     outcome = plan_account(paths, "REGION1", "APP", issued_at=1700000000)
     claims = nats_jwt.decode(outcome.token, check_times=False).claims

@@ -290,13 +290,21 @@ def test_missing_nkeys_is_reported(run, nsc, monkeypatch):
 
 
 def test_a_lost_operator_jwt_beside_accounts_is_refused_not_replaced(run, nsc, ncred):
-    system_sequence(run, nsc, ncred)
+    first = system_sequence(run, nsc, ncred)
+    run(jwt_account, name="APP", operator="REGION1", nsc_dir=nsc)
     operator_jwt = os.path.join(nsc, "stores", "REGION1", "REGION1.jwt")
+    accounts = os.path.join(nsc, "stores", "REGION1", "accounts")
     seeds_before = sorted(seeds_under(nsc))
     os.unlink(operator_jwt)
     result = run(jwt_operator, name="REGION1", nsc_dir=nsc)
     assert result["failed"]
-    assert operator_jwt in result["msg"] and "SYS" in result["msg"] and "Restore" in result["msg"]
+    assert result["msg"] == (
+        "the operator JWT %s is missing, but %s still holds 2 account JWT(s) (APP, SYS) signed by %s. "
+        "A new operator key would orphan them, so none was made. Restore %s (and its seed under %s) "
+        "from a backup or from a server's copy of the operator JWT; to start a new operator on purpose, "
+        "move %s out of the way first"
+        % (operator_jwt, accounts, first[0]["public_key"], operator_jwt, os.path.join(nsc, "keys", "keys", "O"),
+           accounts))
     assert not os.path.exists(operator_jwt)
     assert sorted(seeds_under(nsc)) == seeds_before  # no new operator key
 
