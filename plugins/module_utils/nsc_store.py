@@ -516,7 +516,7 @@ def _refuse_new_operator_over_accounts(paths: NscPaths, name: str):
            os.path.join(paths.keys_dir, "keys", "O"), paths.accounts_dir(name)))
 
 
-def _refuse_new_user_over_creds(paths: NscPaths, jwt_path: str, creds_files: list):
+def _refuse_new_user_over_creds(jwt_path: str, creds_files: list):
     """A missing user JWT beside existing credentials is a lost file, not a new user.
 
     A new key would overwrite the .creds that clients use today.
@@ -604,10 +604,8 @@ def plan_account(paths: NscPaths, operator: str, name: str, limits: dict | None 
     parent = load_parent(paths.operator_jwt(operator), OPERATOR, operator, "cmsgs.nats.jwt_operator")
     plan = Plan()
     entity = resolve_entity(paths, plan, ACCOUNT, paths.account_jwt(operator, name))
-    nats = entity.current_nats({
-        "limits": dict(nats_jwt.DEFAULT_ACCOUNT_LIMITS, **nats_jwt.DEFAULT_JETSTREAM_LIMITS),
-        "default_permissions": {"pub": {}, "sub": {}},
-    })
+    # No default_permissions default: the claims always hold it (pub and sub empty).
+    nats = entity.current_nats({"limits": dict(nats_jwt.DEFAULT_ACCOUNT_LIMITS, **nats_jwt.DEFAULT_JETSTREAM_LIMITS)})
     before_keys = list(nats.get("signing_keys") or [])
     nats["limits"] = merge_limits(nats.get("limits") or {}, limits, jetstream)
     nats["signing_keys"] = add_signing_keys(paths, plan, ACCOUNT, before_keys, signing_keys)
@@ -661,11 +659,12 @@ def plan_user(paths: NscPaths, operator: str, account: str, name: str, permissio
     check_name(name, "name")
     load_parent(paths.operator_jwt(operator), OPERATOR, operator, "cmsgs.nats.jwt_operator")
     parent = load_parent(paths.account_jwt(operator, account), ACCOUNT, account, "cmsgs.nats.jwt_account")
-    _refuse_new_user_over_creds(paths, paths.user_jwt(operator, account, name),
+    _refuse_new_user_over_creds(paths.user_jwt(operator, account, name),
                                 [paths.creds(operator, account, name)] + list(creds_copies or []))
     plan = Plan()
     entity = resolve_entity(paths, plan, USER, paths.user_jwt(operator, account, name))
-    nats = entity.current_nats(dict({"pub": {}, "sub": {}}, **nats_jwt.DEFAULT_USER_LIMITS))
+    # No pub/sub default: the claims always hold both (empty), as nats-io/jwt writes them.
+    nats = entity.current_nats(dict(nats_jwt.DEFAULT_USER_LIMITS))
     if permissions is not None:
         nats.update(user_permissions(permissions))
     nats["bearer_token"] = bool(bearer_token)

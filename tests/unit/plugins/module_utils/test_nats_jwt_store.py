@@ -110,7 +110,7 @@ def test_the_same_sequence_again_changes_nothing(paths, region):
 
 def test_store_layout_and_modes_are_those_of_nsc(paths, region):
     operator, sys_account, _again, sys_user = region
-    marker = json.loads(open(paths.operator_marker("REGION1")).read())
+    marker = json.loads(open(os.path.join(paths.store_dir, "REGION1", ".nsc")).read())
     assert marker == {"managed": False, "name": "REGION1", "kind": "operator", "version": "1"}
     assert os.path.isdir(paths.accounts_dir("REGION1"))
     for outcome in (operator, sys_account, sys_user):
@@ -255,9 +255,19 @@ def test_merge_limits_reads_missing_fields_as_zero_and_drops_tiers():
     assert "tiered_limits" not in nsc_store.merge_limits(stored, None, {"disk_storage": -1})
 
 
+def test_merge_limits_of_a_token_without_limits_is_every_field_at_zero():
+    assert nsc_store.merge_limits({}, None, None) == {
+        "subs": 0, "data": 0, "payload": 0, "imports": 0, "exports": 0, "wildcards": False,
+        "conn": 0, "leaf": 0, "disallow_bearer": False,
+        "mem_storage": 0, "disk_storage": 0, "streams": 0, "consumer": 0, "max_ack_pending": 0,
+        "mem_max_stream_bytes": 0, "disk_max_stream_bytes": 0, "max_bytes_required": False,
+    }
+
+
 def test_a_zero_connection_limit_warns(paths, region):
     outcome = plan_account(paths, "REGION1", "SYS", limits={"conn": 0})
-    assert any("refuse every connection" in warning for warning in outcome.warnings)
+    assert outcome.warnings == ["limits.conn is 0: nats-server will refuse every connection to this account; "
+                                "use -1 for no limit"]
     assert not plan_account(paths, "REGION1", "SYS").warnings
 
 
@@ -284,14 +294,36 @@ def test_options_left_out_keep_stored_operator_values(paths, region):
     assert "account_server_url" not in nats and "system_account" not in nats
 
 
+NO_SCHEME = "account_server_url %r needs a scheme, e.g. https://acs.example.com/jwt/v1"
+NOT_NATS = "operator_service_urls %r: only nats:// or tls:// URLs are allowed"
+HOST_PORT_ONLY = "operator_service_urls %r: give host and port only, without credentials or a path"
+
+
 @pytest.mark.parametrize("option, value, message", [
-    ("account_server_url", "acs.example.com/jwt/v1", "needs a scheme"),
-    ("operator_service_urls", ["http://a:4222"], "only nats:// or tls://"),
-    ("operator_service_urls", ["nats://user:pw@a:4222"], "without credentials"),
+    ("account_server_url", "acs.example.com/jwt/v1", NO_SCHEME % "acs.example.com/jwt/v1"),
+    ("operator_service_urls", ["a:4222"], NOT_NATS % "a:4222"),
+    ("operator_service_urls", ["//a:4222"], "operator_service_urls '//a:4222' needs a scheme, "
+                                            "e.g. https://acs.example.com/jwt/v1"),
+    ("operator_service_urls", ["http://a:4222"], NOT_NATS % "http://a:4222"),
+    ("operator_service_urls", ["nats://a:4222", "wss://a:443"], NOT_NATS % "wss://a:443"),
+    ("operator_service_urls", ["nats://user:pw@a:4222"], HOST_PORT_ONLY % "nats://user:pw@a:4222"),
+    ("operator_service_urls", ["nats://user@a:4222"], HOST_PORT_ONLY % "nats://user@a:4222"),
+    ("operator_service_urls", ["tls://:pw@a:4222"], HOST_PORT_ONLY % "tls://:pw@a:4222"),
+    ("operator_service_urls", ["nats://a:4222/x"], HOST_PORT_ONLY % "nats://a:4222/x"),
 ])
 def test_bad_operator_urls_are_refused(paths, option, value, message):
-    with pytest.raises(StoreError, match=message):
+    with pytest.raises(StoreError) as err:
         plan_operator(paths, "REGION1", **{option: value})
+    assert str(err.value) == message
+
+
+def test_operator_urls_of_any_scheme_case_are_kept(paths):
+    urls = ["nats://a:4222", "TLS://b:4222", "nats://a:4222"]
+    outcome = plan_operator(paths, "REGION1", account_server_url="HTTP://acs:9090/jwt/v1",
+                            operator_service_urls=urls)
+    nats = outcome.claims["nats"]
+    assert (nats["account_server_url"], nats["operator_service_urls"]) == (
+        "HTTP://acs:9090/jwt/v1", ["nats://a:4222", "TLS://b:4222"])
 
 
 # --- signing keys ----------------------------------------------------------
@@ -305,6 +337,48 @@ def test_signing_keys_are_added_and_never_removed(paths, region):
     assert plan_operator(paths, "REGION1", signing_keys=1).extra["signing_keys"] == keys
     with pytest.raises(StoreError, match="0 or more"):
         plan_operator(paths, "REGION1", signing_keys=-1)
+
+
+def test_zero_signing_keys_is_allowed_and_a_negative_count_refused(paths, region):
+    assert plan_operator(paths, "REGION1", signing_keys=0).extra["signing_keys"] == []
+    with pytest.raises(StoreError) as err:
+        plan_account(paths, "REGION1", "SYS", signing_keys=-1)
+    assert str(err.value) == "signing_keys must be 0 or more, not -1"
+
+
+@pytest.mark.parametrize("plan", [
+    lambda paths, **options: plan_operator(paths, "REGION1", **options),
+    lambda paths, **options: plan_account(paths, "REGION1", "SYS", **options),
+])
+def test_check_mode_shows_stored_signing_keys_and_hides_only_new_ones(paths, region, plan):
+    stored = applied(plan(paths, signing_keys=1)).extra["signing_keys"]
+    kept = applied(plan(paths)).extra["signing_keys"]
+    checked = plan(paths, signing_keys=2).result(check_mode=True)
+    assert kept == stored and checked["signing_keys"] == [stored[0], nsc_store.PLANNED_KEY]
+    # The token would be signed anew with the new key in it: it is not shown either.
+    assert (checked["public_key"], checked["jwt"]) == (plan(paths).entity.public_key, None)
+
+
+def test_a_new_account_in_check_mode_shows_placeholders(paths, region):
+    checked = plan_account(paths, "REGION1", "APP").result(check_mode=True)
+    assert (checked["public_key"], checked["jwt"]) == (nsc_store.PLANNED_KEY, None)
+
+
+def test_a_later_run_with_the_same_claims_keeps_every_token(paths, region):
+    later = region[2].claims.get("iat", 0) + 1000
+    again = [plan_operator(paths, "REGION1", issued_at=later),
+             plan_account(paths, "REGION1", "SYS", issued_at=later),
+             plan_user(paths, "REGION1", "SYS", "sys", issued_at=later)]
+    assert [(o.changed, o.token) for o in again] == [
+        (False, region[2].token), (False, region[1].token), (False, region[3].token)]
+
+
+def test_a_store_that_cannot_be_written_names_the_file(tmp_path):
+    outcome = plan_operator(NscPaths("/proc/nsc"), "REGION1")
+    with pytest.raises(StoreError) as err:
+        outcome.plan.apply()
+    seed = NscPaths("/proc/nsc").seed(outcome.entity.public_key)
+    assert str(err.value).startswith("cannot write %s: [Errno " % seed), str(err.value)
 
 
 def test_accounts_and_users_can_be_signed_by_signing_keys(paths, region):
@@ -323,18 +397,60 @@ def test_accounts_and_users_can_be_signed_by_signing_keys(paths, region):
 
 
 def test_use_signing_key_needs_a_signing_key(paths, region):
-    with pytest.raises(StoreError, match="operator REGION1 has no signing key"):
+    with pytest.raises(StoreError) as err:
         plan_account(paths, "REGION1", "APP", use_signing_key=True)
+    assert str(err.value) == (
+        "use_signing_key is set, but operator REGION1 has no signing key whose seed is in %s; "
+        "give it signing keys first (option signing_keys)" % os.path.join(paths.keys_dir, "keys"))
+
+
+def hidden_seed(paths, key):
+    """Move a seed away (as if lost) and return how to put it back."""
+    os.replace(paths.seed(key), paths.seed(key) + ".away")
+    return lambda: os.replace(paths.seed(key) + ".away", paths.seed(key))
+
+
+def test_the_signing_key_that_signed_a_token_keeps_signing_it(paths, region):
+    first, second = applied(plan_operator(paths, "REGION1", signing_keys=2)).extra["signing_keys"]
+    restore = hidden_seed(paths, first)
+    app = applied(plan_account(paths, "REGION1", "APP", signing_keys=2, use_signing_key=True))
+    app_first, app_second = app.extra["signing_keys"]
+    restore_app = hidden_seed(paths, app_first)
+    user = applied(plan_user(paths, "REGION1", "APP", "app", use_signing_key=True))
+    restore()
+    restore_app()
+    assert (nats_jwt.decode(app.token).issuer, nats_jwt.decode(user.token).issuer) == (second, app_second)
+    # With every seed back, the first key would be chosen for a new token; these stay as they are.
+    again = [plan_account(paths, "REGION1", "APP", use_signing_key=True),
+             plan_user(paths, "REGION1", "APP", "app", use_signing_key=True)]
+    assert [(o.changed, o.token) for o in again] == [(False, app.token), (False, user.token)]
+    new_user = plan_user(paths, "REGION1", "APP", "new", use_signing_key=True)
+    assert new_user.claims["iss"] == app_first
+
+
+def test_reissuing_without_the_signers_seed_says_which_seed_is_missing(paths, region):
+    operator_key = region[2].entity.public_key
+    hidden_seed(paths, operator_key)
+    with pytest.raises(StoreError) as err:
+        plan_account(paths, "REGION1", "SYS", limits={"conn": 10})
+    assert str(err.value) == ("cannot sign: the seed of %s is missing at %s; restore it from a backup"
+                              % (operator_key, paths.seed(operator_key)))
 
 
 # --- parents and names -----------------------------------------------------
 
 def test_missing_parents_are_reported_as_such(paths):
-    with pytest.raises(MissingParentError, match="operator REGION1 not found"):
-        plan_account(paths, "REGION1", "SYS")
+    no_operator = ("operator REGION1 not found: %s does not exist; create it first with cmsgs.nats.jwt_operator"
+                   % paths.operator_jwt("REGION1"))
+    for plan in (lambda: plan_account(paths, "REGION1", "SYS"), lambda: plan_user(paths, "REGION1", "SYS", "sys")):
+        with pytest.raises(MissingParentError) as err:
+            plan()
+        assert str(err.value) == no_operator
     applied(plan_operator(paths, "REGION1"))
-    with pytest.raises(MissingParentError, match="account SYS not found.*cmsgs.nats.jwt_account"):
+    with pytest.raises(MissingParentError) as err:
         plan_user(paths, "REGION1", "SYS", "sys")
+    assert str(err.value) == ("account SYS not found: %s does not exist; create it first with cmsgs.nats.jwt_account"
+                              % paths.account_jwt("REGION1", "SYS"))
     with pytest.raises(MissingParentError, match="system_account: account SYS not found"):
         plan_operator(paths, "REGION1", system_account="SYS")
 
@@ -347,17 +463,79 @@ def test_system_account_may_be_a_public_key(paths):
 
 def test_a_system_account_of_another_operator_is_refused(tmp_path, paths, region):
     other = NscPaths(str(tmp_path / "other"))
-    applied(plan_operator(other, "REGION1"))
+    foreign_operator = applied(plan_operator(other, "REGION1"))
     applied(plan_account(other, "REGION1", "SYS"))
     os.replace(other.account_jwt("REGION1", "SYS"), paths.account_jwt("REGION1", "SYS"))
-    with pytest.raises(StoreError, match="not a key of operator REGION1"):
+    with pytest.raises(StoreError) as err:
         plan_operator(paths, "REGION1", system_account="SYS")
+    assert str(err.value) == (
+        "system_account: account SYS was signed by %s, which is not a key of operator REGION1; "
+        "re-issue it with cmsgs.nats.jwt_account" % foreign_operator.entity.public_key)
+
+
+def test_a_missing_system_account_says_how_to_create_it(paths):
+    applied(plan_operator(paths, "REGION1"))
+    with pytest.raises(MissingParentError) as err:
+        plan_operator(paths, "REGION1", system_account="SYS")
+    assert str(err.value) == (
+        "system_account: account SYS not found at %s; create it with cmsgs.nats.jwt_account first, "
+        "or give its public key" % paths.account_jwt("REGION1", "SYS"))
+
+
+@pytest.mark.parametrize("plan", [
+    lambda paths: plan_account(paths, "REGION1", "SYS"),
+    lambda paths: plan_user(paths, "REGION1", "SYS", "sys"),
+])
+def test_an_operator_file_holding_an_account_jwt_is_refused(paths, region, plan):
+    path = paths.operator_jwt("REGION1")
+    os.replace(paths.account_jwt("REGION1", "SYS"), path)
+    with pytest.raises(StoreError) as err:
+        plan(paths)
+    assert str(err.value) == (
+        "%s is not a valid NATS operator JWT (expected a operator JWT, found a account JWT); restore it from "
+        "a backup or remove it and its seed to start that operator afresh" % path)
+
+
+def test_a_system_account_file_holding_a_user_jwt_is_refused(paths, region):
+    path = paths.account_jwt("REGION1", "SYS")
+    os.replace(paths.user_jwt("REGION1", "SYS", "sys"), path)
+    with pytest.raises(StoreError) as err:
+        plan_operator(paths, "REGION1", system_account="SYS")
+    assert str(err.value) == (
+        "%s is not a valid NATS account JWT (expected a account JWT, found a user JWT); restore it from "
+        "a backup or remove it and its seed to start that account afresh" % path)
 
 
 @pytest.mark.parametrize("name", ["", " SYS", "a/b", "..", "tab\tname"])
 def test_names_nsc_cannot_store_are_refused(paths, name):
     with pytest.raises(StoreError, match="name"):
         plan_operator(paths, name)
+
+
+@pytest.mark.parametrize("plan, args, message", [
+    (plan_user, ("", "SYS", "sys"), "operator must be a non-empty name"),
+    (plan_user, ("REGION1", "", "sys"), "account must be a non-empty name"),
+    (plan_user, ("REGION1", "SYS", ""), "name must be a non-empty name"),
+    (plan_user, ("REGION 1 ", "SYS", "sys"),
+     "operator 'REGION 1 ' has leading or trailing spaces, which nsc strips; remove them"),
+    (plan_account, ("", "SYS"), "operator must be a non-empty name"),
+    (plan_account, ("REGION1", "a/b"), "name 'a/b' cannot be used as a file name; use letters, digits, '-' or '_'"),
+    (plan_operator, ("..",), "name '..' cannot be used as a file name; use letters, digits, '-' or '_'"),
+])
+def test_each_bad_name_is_refused_naming_its_option(paths, region, plan, args, message):
+    with pytest.raises(StoreError) as err:
+        plan(paths, *args)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("value, message", [
+    (" SYS", "system_account ' SYS' has leading or trailing spaces, which nsc strips; remove them"),
+    ("S/YS", "system_account 'S/YS' cannot be used as a file name; use letters, digits, '-' or '_'"),
+])
+def test_a_system_account_name_nsc_cannot_store_is_refused(paths, region, value, message):
+    with pytest.raises(StoreError) as err:
+        plan_operator(paths, "REGION1", system_account=value)
+    assert str(err.value) == message
 
 
 def test_store_and_keys_dirs_can_be_given_separately(tmp_path):
@@ -406,8 +584,42 @@ def test_invalid_subjects_are_refused(paths, region, permissions, message):
     assert str(err.value) == message
 
 
+def test_an_operator_token_carries_the_given_issue_time(paths):
+    outcome = plan_operator(paths, "REGION1", issued_at=1700000000)
+    assert nats_jwt.decode(outcome.token, check_times=False).claims["iat"] == 1700000000
+
+
+def test_a_new_accounts_claims_are_those_nsc_writes(paths, region):
+    outcome = plan_account(paths, "REGION1", "APP", issued_at=1700000000)
+    claims = nats_jwt.decode(outcome.token, check_times=False).claims
+    assert (claims["name"], claims["iat"], claims["iss"]) == ("APP", 1700000000, region[2].entity.public_key)
+    nats = claims["nats"]
+    assert (nats["default_permissions"], nats["type"], nats["version"]) == ({"pub": {}, "sub": {}}, "account", 2)
+    assert nats["limits"] == {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                              "wildcards": True, "conn": -1, "leaf": -1}
+
+
+def test_a_new_users_claims_are_those_nsc_writes(paths, region):
+    outcome = plan_user(paths, "REGION1", "SYS", "app", issued_at=1700000000)
+    claims = nats_jwt.decode(outcome.token, check_times=False).claims
+    assert (claims["name"], claims["iat"], claims["iss"]) == ("app", 1700000000, region[1].entity.public_key)
+    assert claims["nats"] == {"pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+                              "type": "user", "version": 2}
+
+
 def test_bearer_token_is_off_unless_asked_for(paths, region):
     assert "bearer_token" not in nats_jwt.decode(region[3].token).nats
     outcome = applied(plan_user(paths, "REGION1", "SYS", "sys", bearer_token=True))
     assert nats_jwt.decode(outcome.token).nats["bearer_token"] is True
     assert plan_user(paths, "REGION1", "SYS", "sys").changed
+
+
+def test_a_plan_writes_each_file_once_with_what_was_recorded_first(tmp_path):
+    path = str(tmp_path / "one" / "file")
+    plan = nsc_store.Plan()
+    plan.ensure_file(path, "first", 0o600)
+    plan.ensure_file(path, "second", 0o600)
+    plan.create_file(path, "third", 0o600)
+    assert plan.paths == [path]
+    plan.apply()
+    assert open(path).read() == "first"
