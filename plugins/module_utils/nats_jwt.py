@@ -307,9 +307,9 @@ def _check_claim_keys(claims: dict):
     """Refuse what nats-io/jwt's Encode would refuse: wrong key kinds."""
     kind = claims["nats"]["type"]
     if not is_public_key(claims.get("sub"), kind):
-        raise JwtError("the subject of a %s JWT must be a %s public key" % (kind, kind))
+        raise JwtError("the subject of %s JWT must be %s public key" % (with_article(kind), with_article(kind)))
     if key_kind(claims.get("iss")) not in _ISSUER_KINDS[kind]:
-        raise JwtError("a %s JWT cannot be issued by %r" % (kind, claims.get("iss")))
+        raise JwtError("%s JWT cannot be issued by %r" % (with_article(kind), claims.get("iss")))
 
 
 def claim_hash(claims: dict) -> str:
@@ -414,6 +414,11 @@ def _check_body(claims: dict) -> str:
     return nats["type"]
 
 
+def with_article(kind: str) -> str:
+    """'an account', 'an operator', 'a user': the kind as a message names it."""
+    return ("an " if kind in (ACCOUNT, OPERATOR) else "a ") + kind
+
+
 def decode(token: str, expected_kind: str | None = None, check_times: bool = True) -> DecodedJwt:
     """Decode a token and check it as nats-io/jwt's Decode and Validate do.
 
@@ -432,7 +437,7 @@ def decode(token: str, expected_kind: str | None = None, check_times: bool = Tru
     claims = _parse_json_object(_b64decode(segments[1]), "payload")
     kind = _check_body(claims)
     if expected_kind is not None and kind != expected_kind:
-        raise JwtError("expected a %s JWT, found a %s JWT" % (expected_kind, kind))
+        raise JwtError("expected %s JWT, found %s JWT" % (with_article(expected_kind), with_article(kind)))
     _check_claim_keys(claims)
     _check_signature(token, claims["iss"], _b64decode(segments[2]))
     if check_times:

@@ -272,7 +272,7 @@ def test_the_full_resolver_renders_and_passes_nats_server_validation(host, nats_
         (lambda foreign: {"nats_server_resolver_type": "full", "nats_server_resolver_preload": [foreign["account_jwt"]]},
          "nats_server_resolver_preload holds accounts that this operator did not sign: APP"),
         (lambda foreign: {"nats_server_operator_system_account_jwt": foreign["operator_jwt"]},
-         "nats_server_operator_system_account_jwt is not a valid NATS account JWT: expected a account JWT, found a operator JWT"),
+         "nats_server_operator_system_account_jwt is not a valid NATS account JWT: expected an account JWT, found an operator JWT"),
     ],
     ids=["preload-with-url", "garbage-operator", "foreign-account", "operator-as-system-account"],
 )
@@ -326,7 +326,7 @@ def test_a_token_that_is_not_an_operator_jwt_fails_before_any_change(host, tmp_p
     run = bootstrap({"region1_bootstrap_region1_token": account_jwt})
     assert run.rc != 0
     assert ('region1_bootstrap_region1_token ("Region One Token") is not a valid NATS operator JWT: '
-            "expected a operator JWT, found a account JWT") in " ".join(run.output.split())
+            "expected an operator JWT, found an account JWT") in " ".join(run.output.split())
     assert account_jwt not in run.output
     assert run.changed_count() == 0
     assert tree_state(host, NCRED, NSC) == before

@@ -106,7 +106,7 @@ def check_account(operator: Operator, pub: str, body: bytes, now: int | None = N
     except JwtError as exc:
         raise Refused(400, "bad JWT in request: %s" % exc) from None
     if decoded.kind != ACCOUNT:
-        raise Refused(400, "bad JWT in request: expected an account JWT, found a %s JWT" % decoded.kind)
+        raise Refused(400, "bad JWT in request: expected an account JWT, found %s JWT" % nats_jwt.with_article(decoded.kind))
     if decoded.subject != pub:
         raise Refused(400, "pub keys don't match: the path names %s, the JWT's subject is %s"
                       % (pub, decoded.subject))

@@ -68,11 +68,11 @@ def test_a_token_of_another_kind_is_refused_without_repeating_it():
     with pytest.raises(AnsibleFilterError) as failure:
         nats_jwt_claims(token, kind="operator")
     message = str(failure.value)
-    assert "not a valid NATS operator JWT: expected a operator JWT, found a account JWT" in message
+    assert "not a valid NATS operator JWT: expected an operator JWT, found an account JWT" in message
     assert token not in message
     assert token.split(".")[1] not in message
     assert nats_jwt_error(token, kind="operator") == (
-        "not a valid NATS operator JWT: expected a operator JWT, found a account JWT")
+        "not a valid NATS operator JWT: expected an operator JWT, found an account JWT")
 
 
 def test_a_forged_payload_fails_the_signature_check():

@@ -127,8 +127,8 @@ PREFLIGHT_CASES = {
     "operator_jwt_is_valid": (
         lambda j: {"vars": {"acs_operator_jwt": j["genuine"]["operator"] + "\n"}, "operator_jwt": "ignored"},
         lambda j: {"vars": {"acs_operator_jwt": j["genuine"]["sys"]}},
-        'acs_operator_jwt (the "Region One Token") is not a valid NATS operator JWT: expected a operator JWT, '
-        "found a account JWT. Set it to the REGION1 operator JWT, or leave it empty to read /srv/ncred/REGION1.jwt.",
+        'acs_operator_jwt (the "Region One Token") is not a valid NATS operator JWT: expected an operator JWT, '
+        "found an account JWT. Set it to the REGION1 operator JWT, or leave it empty to read /srv/ncred/REGION1.jwt.",
     ),
     "system_account_jwt_is_valid": (
         lambda j: {"system_account_jwt": j["genuine"]["sys_by_signing_key"]},

@@ -233,7 +233,7 @@ def test_malformed_tokens_are_refused(token, message):
 
 
 def test_the_expected_kind_is_enforced():
-    with pytest.raises(JwtError, match="expected a account JWT, found a operator"):
+    with pytest.raises(JwtError, match="expected an account JWT, found an operator"):
         nats_jwt.decode(GO_TOKENS["operator"], expected_kind="account")
 
 
@@ -426,7 +426,7 @@ def test_what_is_not_a_key_text_has_no_kind(value):
 def test_wrong_key_kinds_are_refused_with_the_kind_and_the_key():
     with pytest.raises(JwtError) as subject:
         nats_jwt.build_claims("account", "A", PUB["sys_user"], PUB["operator"], {})
-    assert str(subject.value) == "the subject of a account JWT must be a account public key"
+    assert str(subject.value) == "the subject of an account JWT must be an account public key"
     with pytest.raises(JwtError) as issuer:
         nats_jwt.build_claims("user", "U", PUB["sys_user"], PUB["operator"], {})
     assert str(issuer.value) == "a user JWT cannot be issued by %r" % PUB["operator"]
@@ -520,7 +520,7 @@ def test_token_size_and_segments_are_checked_first():
 def test_a_token_of_another_kind_and_a_forged_signature_are_named():
     with pytest.raises(JwtError) as kind:
         nats_jwt.decode(GO_TOKENS["operator"], expected_kind="account")
-    assert str(kind.value) == "expected a account JWT, found a operator JWT"
+    assert str(kind.value) == "expected an account JWT, found an operator JWT"
     forged = signed(nats_jwt.HEADER, operator_claims(2), PAIRS["sys_account"])
     with pytest.raises(JwtError) as signature:
         nats_jwt.decode(forged)

@@ -492,7 +492,7 @@ def test_an_operator_file_holding_an_account_jwt_is_refused(paths, region, plan)
     with pytest.raises(StoreError) as err:
         plan(paths)
     assert str(err.value) == (
-        "%s is not a valid NATS operator JWT (expected a operator JWT, found a account JWT); restore it from "
+        "%s is not a valid NATS operator JWT (expected an operator JWT, found an account JWT); restore it from "
         "a backup or remove it and its seed to start that operator afresh" % path)
 
 
@@ -502,7 +502,7 @@ def test_a_system_account_file_holding_a_user_jwt_is_refused(paths, region):
     with pytest.raises(StoreError) as err:
         plan_operator(paths, "REGION1", system_account="SYS")
     assert str(err.value) == (
-        "%s is not a valid NATS account JWT (expected a account JWT, found a user JWT); restore it from "
+        "%s is not a valid NATS account JWT (expected an account JWT, found a user JWT); restore it from "
         "a backup or remove it and its seed to start that account afresh" % path)
 
 

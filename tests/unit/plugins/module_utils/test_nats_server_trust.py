@@ -170,7 +170,7 @@ def test_a_pin_is_an_operator_key_or_an_operator_jwt_even_an_expired_one(jwts):
     assert trust.operator_pin(_expired_operator(pair), "acs_operator_public_key") == (pair.public_key, "")
     assert trust.operator_pin(jwts["sys"], "acs_operator_public_key") == ("", (
         "acs_operator_public_key must be the operator's public key (56 characters starting with O) or an operator JWT "
-        "such as the Region One Token, but it is neither (expected a operator JWT, found a account JWT)."))
+        "such as the Region One Token, but it is neither (expected an operator JWT, found an account JWT)."))
 
 
 def test_the_system_account_is_judged_only_under_the_pinned_operator(jwts):

@@ -44,7 +44,7 @@ PREFLIGHT_CASES = {
     "token_is_an_operator_jwt": (lambda: {"region1_bootstrap_region1_token": _operator_jwt() + "\n"},
                                  lambda: {"region1_bootstrap_region1_token": _account_jwt()},
                                  'region1_bootstrap_region1_token ("Region One Token") is not a valid NATS operator JWT: '
-                                 "expected a operator JWT, found a account JWT"),
+                                 "expected an operator JWT, found an account JWT"),
     "token_names_its_system_account": (lambda: {"region1_bootstrap_region1_token": _operator_jwt()},
                                        lambda: {"region1_bootstrap_region1_token": _operator_jwt(with_sys=False)},
                                        "names no system account"),
