@@ -461,7 +461,9 @@ def test_tls_sets_cover_own_and_peer_certificates_skipping_this_cluster():
 
 def test_a_peer_without_urls_is_checked_with_no_names():
     # The filter is public; the role's preflight refuses such a peer before it runs.
-    sets = plan.tls_sets(role_defaults(**dict(GATEWAY, nats_server_gateway_peers=[{"name": "west"}])))
+    peer_without_urls = dict(GATEWAY)
+    peer_without_urls["nats_server_gateway_peers"] = [{"name": "west"}]
+    sets = plan.tls_sets(role_defaults(**peer_without_urls))
     assert [(s["label"], s.get("names")) for s in sets] == [
         ("cmcluster", None), ("cmgateway", None), ("cmgwpeers/west", []), ("cmgwpeers/west trusted by cmgateway", None)]
 
