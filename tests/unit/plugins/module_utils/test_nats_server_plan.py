@@ -254,7 +254,15 @@ def operator_vars(jwts, **overrides):
 
 
 def slurped(text):
-    return {"content": base64.b64encode(text.encode()).decode(), "encoding": "base64"}
+    """What ansible.builtin.slurp returns for a file holding text (str) or raw bytes."""
+    data = text if isinstance(text, bytes) else text.encode()
+    return {"content": base64.b64encode(data).decode(), "encoding": "base64"}
+
+
+def operator_from_file(jwts, **overrides):
+    """Operator mode with the operator JWT read from the host's /srv/ncred/REGION1.jwt, not given as a variable."""
+    return operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt",
+                         **overrides)
 
 
 # rule name -> (overrides that pass, overrides that fail, words the problem must contain)
@@ -314,7 +322,7 @@ def test_operator_rule_reports_its_bad_case(name, jwts):
 
 def test_a_missing_jwt_file_is_named_with_the_reason(jwts):
     result = plan.operator_plan(
-        operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt"),
+        operator_from_file(jwts),
         operator_jwt_read={"failed": True, "msg": "file not found: /srv/ncred/REGION1.jwt"},
     )
     assert result["problems"] == [
@@ -327,9 +335,9 @@ def test_a_missing_jwt_file_is_named_with_the_reason(jwts):
 
 def test_jwts_read_from_the_host_give_the_full_resolver_settings(jwts):
     result = plan.operator_plan(
-        operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt",
-                      nats_server_operator_system_account_jwt="", nats_server_operator_system_account_jwt_file="/x/SYS.jwt",
-                      nats_server_resolver_preload=[jwts["app"], jwts["sys"]]),
+        operator_from_file(jwts, nats_server_operator_system_account_jwt="",
+                           nats_server_operator_system_account_jwt_file="/x/SYS.jwt",
+                           nats_server_resolver_preload=[jwts["app"], jwts["sys"]]),
         operator_jwt_read=slurped(jwts["operator"] + "\n"),
         system_account_jwt_read=slurped(jwts["sys"]),
     )
@@ -366,7 +374,7 @@ def test_operator_mode_off_has_nothing_to_check():
 
 
 def test_a_jwt_file_read_without_a_reason_is_named_alone(jwts):
-    values = operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt")
+    values = operator_from_file(jwts)
     for skipped in (None, {"skipped": True}, {"failed": True, "msg": ""}):
         assert plan.operator_plan(values, operator_jwt_read=skipped)["problems"] == [
             "nats_server_operator_enabled is true but there is no operator JWT: set nats_server_operator_jwt (the "
@@ -389,11 +397,8 @@ def test_a_missing_system_account_file_is_named_with_the_reason(jwts):
 
 
 def test_a_jwt_file_that_is_not_text_is_a_problem_not_a_crash(jwts):
-    content = base64.b64encode(b"\xff\xfe" + jwts["operator"].encode()).decode()
-    result = plan.operator_plan(
-        operator_vars(jwts, nats_server_operator_jwt="", nats_server_operator_jwt_file="/srv/ncred/REGION1.jwt"),
-        operator_jwt_read={"content": content, "encoding": "base64"},
-    )
+    result = plan.operator_plan(operator_from_file(jwts),
+                                operator_jwt_read=slurped(b"\xff\xfe" + jwts["operator"].encode()))
     assert result["problems"] == [
         "nats_server_operator_jwt_file ('/srv/ncred/REGION1.jwt') is not a valid NATS operator JWT: a JWT segment is "
         "not base64url: string argument should contain only ASCII characters."
