@@ -123,3 +123,23 @@ def test_a_lost_connection_is_not_connected_even_with_subscriptions_confirmed(mo
         return lost
 
     assert run(scenario()) is False
+
+
+def test_a_failed_connect_is_retried_with_a_growing_wait_and_http_keeps_serving(monkeypatch, caplog):
+    async def refused(**_options):
+        raise OSError("refused")
+
+    link = _link(monkeypatch, None)
+    monkeypatch.setattr(nats_link.nats, "connect", refused)
+    link.urls = ["nats://a:4222", "nats://b:4222"]
+
+    async def scenario():
+        link.start()
+        await _until(lambda: len(caplog.messages) >= 2)
+        await link.stop()
+
+    run(scenario())
+    assert caplog.messages[:2] == [
+        "NATS at nats://a:4222, nats://b:4222 not reachable (OSError: refused); retrying in %d s, HTTP keeps serving"
+        % wait for wait in (1, 2)]
+    assert link.connected is False

@@ -117,22 +117,32 @@ class NatsLink:
 
     # --- connection --------------------------------------------------------
 
-    async def _run(self):
+    async def _until_done(self, attempt, failure: str, *failure_args):
+        """Await attempt() until it returns without raising, doubling the wait up to RETRY_MAX_SECONDS.
+
+        failure is the warning for a failed attempt: failure_args, then the error and the wait fill it in.
+        """
         delay = 1.0
-        while self.client is None:
+        while True:
             try:
-                self.client = await nats.connect(
-                    servers=self.urls, user_credentials=self.creds_path, name=SERVER_NAME, no_echo=True, tls=self.tls,
-                    allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
-                    error_cb=self._on_error, disconnected_cb=self._on_disconnected,
-                    reconnected_cb=self._on_reconnected)
+                return await attempt()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                LOG.warning("NATS at %s not reachable (%s); retrying in %.0f s, HTTP keeps serving",
-                            ", ".join(self.urls), exc.__class__.__name__ + (": %s" % exc if str(exc) else ""), delay)
+                LOG.warning(failure, *failure_args, exc.__class__.__name__ + (": %s" % exc if str(exc) else ""), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    def _connect(self):
+        return nats.connect(
+            servers=self.urls, user_credentials=self.creds_path, name=SERVER_NAME, no_echo=True, tls=self.tls,
+            allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=1, connect_timeout=2,
+            error_cb=self._on_error, disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected)
+
+    async def _run(self):
+        self.client = await self._until_done(
+            self._connect, "NATS at %s not reachable (%s); retrying in %.0f s, HTTP keeps serving", ", ".join(self.urls))
         LOG.info("connected to NATS at %s", self.client.connected_url.netloc if self.client.connected_url else "?")
         await self.client.subscribe(LOOKUP_WILDCARD, cb=self._on_lookup)
         await self.client.subscribe(PACK_SUBJECT, queue=PACK_QUEUE, cb=self._on_pack_request)
@@ -151,20 +161,9 @@ class NatsLink:
 
     async def _confirm_subscriptions(self):
         """Wait until the server has processed the subscriptions (PING/PONG after them)."""
-        delay = 1.0
-        while True:
-            try:
-                await self.client.flush(timeout=2)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                LOG.warning("NATS did not confirm the subscriptions (%s); retrying in %.0f s",
-                            exc.__class__.__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_SECONDS)
-                continue
-            self._subscribed = True
-            return
+        await self._until_done(lambda: self.client.flush(timeout=2),
+                               "NATS did not confirm the subscriptions (%s); retrying in %.0f s")
+        self._subscribed = True
 
     async def _on_error(self, exc):
         # nats-py reports every failed attempt (one a second while the
