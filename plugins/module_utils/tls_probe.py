@@ -338,7 +338,7 @@ class _Relay(threading.Thread):
                         self.server_bytes += len(data)
                     self.last_activity = time.monotonic()
                     target = peers[source]
-                    target.setblocking(True)
+                    # A timeout makes the socket blocking for this send, bounded by the deadline.
                     target.settimeout(max(0.01, self._deadline - time.monotonic()))
                     try:
                         target.sendall(data)

@@ -521,6 +521,7 @@ def test_names_nsc_cannot_store_are_refused(paths, name):
     (plan_account, ("", "SYS"), "operator must be a non-empty name"),
     (plan_account, ("REGION1", "a/b"), "name 'a/b' cannot be used as a file name; use letters, digits, '-' or '_'"),
     (plan_operator, ("..",), "name '..' cannot be used as a file name; use letters, digits, '-' or '_'"),
+    (plan_operator, (".",), "name '.' cannot be used as a file name; use letters, digits, '-' or '_'"),
 ])
 def test_each_bad_name_is_refused_naming_its_option(paths, region, plan, args, message):
     with pytest.raises(StoreError) as err:
@@ -623,3 +624,87 @@ def test_a_plan_writes_each_file_once_with_what_was_recorded_first(tmp_path):
     assert plan.paths == [path]
     plan.apply()
     assert open(path).read() == "first"
+
+
+# --- files the module cannot use, each named with how to recover ----------
+
+def signed_account(operator_key, name, expires=None):
+    """An account JWT signed by operator_key, expired at ``expires`` when given."""
+    claims = nats_jwt.build_claims("account", name, nats_jwt.KeyPair(nats_jwt.new_seed("account")).public_key,
+                                   operator_key.public_key, {})
+    if expires is not None:
+        claims["exp"] = expires
+    return nats_jwt.sign_claims(claims, operator_key, issued_at=1700000000)
+
+
+def put(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def test_a_lost_operator_jwt_names_every_key_that_signed_the_accounts_left(paths):
+    first = nats_jwt.KeyPair(nats_jwt.new_seed("operator"))
+    second = nats_jwt.KeyPair(nats_jwt.new_seed("operator"))
+    # An expired account still names its signer; a broken one is skipped, not the end.
+    put(paths.account_jwt("OP", "APP"), signed_account(first, "APP", expires=1700000001))
+    put(paths.account_jwt("OP", "BAD"), "not a JWT")
+    put(paths.account_jwt("OP", "OTHER"), signed_account(second, "OTHER"))
+    with pytest.raises(StoreError) as err:
+        plan_operator(paths, "OP")
+    signers = ", ".join(sorted([first.public_key, second.public_key]))
+    assert str(err.value) == (
+        "the operator JWT %s is missing, but %s still holds 3 account JWT(s) (APP, BAD, OTHER) signed by %s. "
+        "A new operator key would orphan them, so none was made. Restore %s (and its seed under %s) "
+        "from a backup or from a server's copy of the operator JWT; to start a new operator on purpose, "
+        "move %s out of the way first"
+        % (paths.operator_jwt("OP"), paths.accounts_dir("OP"), signers, paths.operator_jwt("OP"),
+           os.path.join(paths.keys_dir, "keys", "O"), paths.accounts_dir("OP")))
+
+
+def test_accounts_left_that_cannot_be_read_are_signed_by_an_unknown_key(paths):
+    put(paths.account_jwt("OP", "BAD"), "not a JWT")
+    with pytest.raises(StoreError) as err:
+        plan_operator(paths, "OP")
+    assert "holds 1 account JWT(s) (BAD) signed by an unknown key. " in str(err.value)
+
+
+def test_an_expired_jwt_in_the_store_is_still_read(paths):
+    # nsc keeps expired tokens; re-issuing one needs its claims.
+    operator = nats_jwt.KeyPair(nats_jwt.new_seed("operator"))
+    put(paths.account_jwt("OP", "OLD"), signed_account(operator, "OLD", expires=1700000001))
+    decoded = nsc_store.read_jwt(paths.account_jwt("OP", "OLD"), "account")
+    assert (decoded.name, decoded.claims["exp"]) == ("OLD", 1700000001)
+
+
+def test_a_store_file_that_cannot_be_read_is_named_with_the_reason(paths):
+    os.makedirs(paths.operator_jwt("OP"))
+    with pytest.raises(StoreError) as err:
+        nsc_store.read_text(paths.operator_jwt("OP"))
+    assert str(err.value) == "cannot read %s: [Errno 21] Is a directory: %r" % (
+        paths.operator_jwt("OP"), paths.operator_jwt("OP"))
+
+
+def test_a_seed_file_without_a_seed_says_to_restore_it(paths, region):
+    seed_path = paths.seed(region[1].entity.public_key)
+    with open(seed_path, "w") as handle:
+        handle.write("not a seed")
+    with pytest.raises(StoreError) as err:
+        plan_account(paths, "REGION1", "SYS")
+    assert str(err.value) == "%s does not hold an nkeys seed; restore it from a backup" % seed_path
+
+
+def test_a_seed_of_another_key_names_both_keys(paths, region):
+    operator_key, account_key = region[0].entity.public_key, region[1].entity.public_key
+    with open(paths.seed(operator_key)) as source, open(paths.seed(account_key), "w") as target:
+        target.write(source.read())
+    with pytest.raises(StoreError) as err:
+        plan_account(paths, "REGION1", "SYS")
+    assert str(err.value) == "%s holds the seed of %s, not of %s; restore the right file" % (
+        paths.seed(account_key), operator_key, account_key)
+
+
+def test_a_store_needs_nsc_dir_or_both_folders():
+    with pytest.raises(StoreError) as err:
+        NscPaths(keys_dir="/srv/keys")
+    assert str(err.value) == "set nsc_dir, or both store_dir and keys_dir"

@@ -21,7 +21,7 @@ import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_probe
 from ansible_collections.cmsgs.nats.plugins.module_utils.tls_probe import ProbeError
-from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import needs_openssl
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import FakePort, needs_openssl
 
 
 def parsed(**fields):
@@ -300,47 +300,6 @@ def test_info_lines_parse_and_bad_ones_are_named():
         "line 1 column 2 (char 1)")
 
 
-class FakePort(object):
-    """A one-connection TCP server on 127.0.0.1 that plays a script of sends and reads."""
-
-    def __init__(self, script, wait_for_client=False):
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1)
-        self.port = self.listener.getsockname()[1]
-        self.received = b""
-        self.script = script
-        # With wait_for_client, the script starts once the test's connect() has
-        # returned (client_connected): a reset sent earlier can fail the connect
-        # itself on a loaded machine, instead of the read under test.
-        self.client_connected = threading.Event()
-        if not wait_for_client:
-            self.client_connected.set()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        conn = self.listener.accept()[0]
-        conn.settimeout(5)
-        self.client_connected.wait(5)
-        try:
-            for step in self.script:
-                if step == "read":
-                    self.received += conn.recv(65536)
-                elif step == "reset":
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                    break
-                elif isinstance(step, float):
-                    time.sleep(step)
-                else:
-                    conn.sendall(step)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-            self.listener.close()
-
-
 @contextlib.contextmanager
 def connected(script):
     """(port, socket): a connection to a scripted port, closed when the block ends."""
@@ -440,6 +399,11 @@ def test_an_err_reply_is_a_refusal_with_its_reason():
     result, _received = plain([b"INFO {}\r\n", "read", b"-ERR 'Authorization Violation'\r\n"])
     assert result == {"accepted": False, "refused_by": "server", "info": {}, "reply": "-ERR 'Authorization Violation'",
                       "error": "Authorization Violation"}
+
+
+def test_only_the_quotes_around_an_err_reason_are_taken_off():
+    result, _received = plain([b"INFO {}\r\n", "read", b"-ERR 'X509 client certificate required X'\r\n"])
+    assert result["error"] == "X509 client certificate required X"
 
 
 def test_tls_first_sends_connect_without_waiting_for_info():

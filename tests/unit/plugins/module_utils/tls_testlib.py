@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -152,6 +153,47 @@ def openssl_binary():
 
 
 needs_openssl = pytest.mark.skipif(openssl_binary() is None, reason="openssl command not found")
+
+
+class FakePort(object):
+    """A one-connection TCP server on 127.0.0.1 that plays a script of sends and reads."""
+
+    def __init__(self, script, wait_for_client=False, address="127.0.0.1"):
+        self.listener = socket.socket()
+        self.listener.bind((address, 0))
+        self.listener.listen(1)
+        self.port = self.listener.getsockname()[1]
+        self.received = b""
+        self.script = script
+        # With wait_for_client, the script starts once the test's connect() has
+        # returned (client_connected): a reset sent earlier can fail the connect
+        # itself on a loaded machine, instead of the read under test.
+        self.client_connected = threading.Event()
+        if not wait_for_client:
+            self.client_connected.set()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        conn = self.listener.accept()[0]
+        conn.settimeout(5)
+        self.client_connected.wait(5)
+        try:
+            for step in self.script:
+                if step == "read":
+                    self.received += conn.recv(65536)
+                elif step == "reset":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    break
+                elif isinstance(step, float):
+                    time.sleep(step)
+                else:
+                    conn.sendall(step)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            self.listener.close()
 
 
 def free_port():
