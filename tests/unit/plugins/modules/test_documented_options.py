@@ -1,0 +1,99 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) cmsgs.nats maintainers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Each module takes exactly the options its documentation promises.
+
+Users write tasks from ansible-doc: an option whose name, type, default,
+choices or required flag differs from the page is a bug they meet at run time.
+The argument spec is taken from the AnsibleModule each main() builds.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+
+from ansible_collections.cmsgs.nats.plugins.doc_fragments import nsc_store as nsc_store_fragment
+
+MODULES = (
+    "acs_push", "jwt_account", "jwt_operator", "jwt_user", "nats_config", "nats_message_check",
+    "nats_server_state", "service_account", "tls_cert_check", "tls_probe", "volume_permissions",
+)
+FRAGMENTS = {
+    "cmsgs.nats.nsc_store": nsc_store_fragment.ModuleDocFragment.DOCUMENTATION,
+    "cmsgs.nats.nsc_store.jwt_copy": nsc_store_fragment.ModuleDocFragment.JWT_COPY,
+}
+
+
+class Built(Exception):
+    """Raised in place of AnsibleModule.__init__ once the spec is seen."""
+
+
+def built_spec(name, monkeypatch):
+    seen = {}
+
+    def capture(self, argument_spec, **kwargs):
+        seen.update(spec=argument_spec, kwargs=kwargs)
+        raise Built()
+
+    monkeypatch.setattr(basic.AnsibleModule, "__init__", capture)
+    module = importlib.import_module("ansible_collections.cmsgs.nats.plugins.modules." + name)
+    with pytest.raises(Built):
+        module.main()
+    return module, seen["spec"], seen["kwargs"]
+
+
+def documented_options(module):
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    options = dict(doc.get("options") or {})
+    for fragment in doc.get("extends_documentation_fragment") or []:
+        options.update(yaml.safe_load(FRAGMENTS[fragment])["options"])
+    return options
+
+
+def from_spec(spec):
+    """The user-visible shape of each option: what ansible-doc shows."""
+    shape = {}
+    for name, option in spec.items():
+        shape[name] = {
+            "type": option.get("type", "str"),
+            "default": option.get("default"),
+            "required": option.get("required", False),
+            "choices": option.get("choices"),
+            "elements": option.get("elements"),
+            "aliases": sorted(option.get("aliases") or []),
+            "suboptions": from_spec(option["options"]) if option.get("options") else None,
+        }
+    return shape
+
+
+def from_doc(options):
+    shape = {}
+    for name, option in options.items():
+        shape[name] = {
+            "type": option.get("type", "str"),
+            "default": option.get("default"),
+            "required": option.get("required", False),
+            "choices": option.get("choices"),
+            "elements": option.get("elements"),
+            "aliases": sorted(option.get("aliases") or []),
+            "suboptions": from_doc(option["suboptions"]) if option.get("suboptions") else None,
+        }
+    return shape
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_each_option_is_the_one_documented(name, monkeypatch):
+    module, spec, _kwargs = built_spec(name, monkeypatch)
+    assert from_spec(spec) == from_doc(documented_options(module))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_each_module_supports_check_mode_as_documented(name, monkeypatch):
+    module, _spec, kwargs = built_spec(name, monkeypatch)
+    support = yaml.safe_load(module.DOCUMENTATION)["attributes"]["check_mode"]["support"]
+    assert kwargs.get("supports_check_mode", False) is (support in ("full", "partial"))
