@@ -97,3 +97,22 @@ def test_each_module_supports_check_mode_as_documented(name, monkeypatch):
     module, _spec, kwargs = built_spec(name, monkeypatch)
     support = yaml.safe_load(module.DOCUMENTATION)["attributes"]["check_mode"]["support"]
     assert kwargs.get("supports_check_mode", False) is (support in ("full", "partial"))
+
+
+def hidden_options(spec, prefix=""):
+    for name, option in spec.items():
+        if option.get("no_log") is True:
+            yield prefix + name
+        if option.get("options"):
+            yield from hidden_options(option["options"], prefix + name + ".")
+
+
+# Options whose values are secrets: Ansible masks them in the invocation log and
+# in every returned string, so a non-secret option hidden too would garble results.
+SECRET_OPTIONS = {"nats_message_check": ["creds"]}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_only_options_holding_secrets_are_hidden_from_logs(name, monkeypatch):
+    _module, spec, _kwargs = built_spec(name, monkeypatch)
+    assert sorted(hidden_options(spec)) == SECRET_OPTIONS.get(name, [])

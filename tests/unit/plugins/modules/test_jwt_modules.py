@@ -292,7 +292,7 @@ def test_missing_nkeys_is_reported(run, nsc, monkeypatch):
     except ImportError:  # before ansible-core 2.19 the traceback is always returned
         _traceback = None
     if _traceback is not None:  # as -vvv asks for it
-        monkeypatch.setattr(_traceback, "_module_tracebacks_enabled_events", frozenset([_traceback.TracebackEvent.ERROR]))
+        monkeypatch.setattr(_traceback, "_is_traceback_enabled", lambda event: True)
     result = run(jwt_user, name="u", account="A", operator="O", nsc_dir=nsc)
     assert result["failed"] is True
     assert result["msg"] == missing_required_lib("nkeys")
