@@ -11,6 +11,7 @@ The argument spec is taken from the AnsibleModule each main() builds.
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 import yaml
@@ -116,3 +117,23 @@ SECRET_OPTIONS = {"nats_message_check": ["creds"]}
 def test_only_options_holding_secrets_are_hidden_from_logs(name, monkeypatch):
     _module, spec, _kwargs = built_spec(name, monkeypatch)
     assert sorted(hidden_options(spec)) == SECRET_OPTIONS.get(name, [])
+
+
+# ansible-test validate-modules (no-log-needed) wants these names to say no_log
+# either way, so that leaving a secret visible is a choice someone made (a path
+# names a file, not its content, and is left out).
+LOOKS_SECRET = re.compile(r"(?:pass(?!ive)|secret|token|key)", re.I)
+
+
+def named_like_secrets(spec, prefix=""):
+    for name, option in spec.items():
+        if LOOKS_SECRET.search(name) and option.get("type") != "path":
+            yield prefix + name, option.get("no_log")
+        if option.get("options"):
+            yield from named_like_secrets(option["options"], prefix + name + ".")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_options_named_like_secrets_say_whether_they_are(name, monkeypatch):
+    _module, spec, _kwargs = built_spec(name, monkeypatch)
+    assert [option for option, no_log in named_like_secrets(spec) if no_log is None] == []
