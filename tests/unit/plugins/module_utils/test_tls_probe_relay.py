@@ -424,8 +424,7 @@ def _relayed(argv, timeout, upstream_script=("read", 5.0)):
     upstream = socket.create_connection(("127.0.0.1", port.port), timeout=5)
     try:
         started = time.monotonic()
-        handshake = tls_probe._relayed_handshake(
-            upstream, b"", started + timeout, 0.3, lambda relay_port: argv(relay_port))
+        handshake = tls_probe._relayed_handshake(upstream, b"", started + timeout, 0.3, argv)
         return handshake, time.monotonic() - started
     finally:
         upstream.close()
