@@ -217,3 +217,19 @@ def test_gateway_pins_come_from_the_tls_checks_the_role_ran():
     checks = [{"item": {"purpose": "gateway_peer"}, "spki_sha256": "aa"}]
     config = FILTERS["nats_server_config"](values, tls_checks=checks)
     assert config["gateway"]["tls"]["pinned_certs"] == ["aa"]
+
+
+def test_the_apply_state_filter_passes_each_result_through():
+    apply_state = nats_server_filter.FilterModule().filters()["nats_server_apply_state"]
+    # A new binary, a unit written only in check mode, a server started by this run.
+    assert apply_state({"unit_active": False, "unit_changed": True}, {"changed": True}, {"changed": True}, True) == {
+        "restart_needed": True, "running": True, "unit_pending": True}
+    # Outside check mode a changed unit was written: nothing is pending.
+    assert apply_state({"unit_active": True, "unit_changed": True}) == {
+        "restart_needed": False, "running": True, "unit_pending": False}
+    assert apply_state({}, None, None, True) == {"restart_needed": False, "running": False, "unit_pending": False}
+
+
+def test_the_local_address_filter_reaches_a_wildcard_listener_on_loopback():
+    local_address = nats_server_filter.FilterModule().filters()["nats_server_local_address"]
+    assert [local_address(a) for a in ("0.0.0.0", "10.1.2.3")] == ["127.0.0.1", "10.1.2.3"]
