@@ -56,41 +56,27 @@ def documented_options(module):
     return options
 
 
-def from_spec(spec):
-    """The user-visible shape of each option: what ansible-doc shows."""
-    shape = {}
-    for name, option in spec.items():
-        shape[name] = {
+def shape(options, nested):
+    """The user-visible shape of each option, what ansible-doc shows; ``nested``
+    names the key of suboptions ("options" in a spec, "suboptions" in docs)."""
+    return {
+        name: {
             "type": option.get("type", "str"),
             "default": option.get("default"),
             "required": option.get("required", False),
             "choices": option.get("choices"),
             "elements": option.get("elements"),
             "aliases": sorted(option.get("aliases") or []),
-            "suboptions": from_spec(option["options"]) if option.get("options") else None,
+            "suboptions": shape(option[nested], nested) if option.get(nested) else None,
         }
-    return shape
-
-
-def from_doc(options):
-    shape = {}
-    for name, option in options.items():
-        shape[name] = {
-            "type": option.get("type", "str"),
-            "default": option.get("default"),
-            "required": option.get("required", False),
-            "choices": option.get("choices"),
-            "elements": option.get("elements"),
-            "aliases": sorted(option.get("aliases") or []),
-            "suboptions": from_doc(option["suboptions"]) if option.get("suboptions") else None,
-        }
-    return shape
+        for name, option in options.items()
+    }
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_each_option_is_the_one_documented(name, monkeypatch):
     module, spec, _kwargs = built_spec(name, monkeypatch)
-    assert from_spec(spec) == from_doc(documented_options(module))
+    assert shape(spec, "options") == shape(documented_options(module), "suboptions")
 
 
 @pytest.mark.parametrize("name", MODULES)
