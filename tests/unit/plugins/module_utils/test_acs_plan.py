@@ -324,8 +324,17 @@ def test_the_filter_gives_the_plans_problems(jwts):
     assert acs_plan_filter(role_defaults(), ncred_files=missing, check_mode="true")["problems"] == []
     assert acs_plan_filter(role_defaults(), ncred_files=missing, check_mode=False)["problems"][0].startswith(
         "The account server needs /srv/ncred/REGION1.jwt")
-    with pytest.raises(AnsibleFilterError, match="acs_plan: check_mode must be true or false"):
+    with pytest.raises(AnsibleFilterError) as err:
         acs_plan_filter(role_defaults(), check_mode="perhaps")
+    assert str(err.value) == (
+        "acs_plan: check_mode must be true or false (or the strings 'true'/'false'), got 'perhaps'.")
+
+
+def test_the_filter_without_nkeys_says_which_libraries_the_controller_needs(monkeypatch):
+    monkeypatch.setattr(nats_jwt, "HAS_NKEYS", False)
+    with pytest.raises(AnsibleFilterError) as err:
+        acs_plan_filter(role_defaults())
+    assert str(err.value) == "the Python libraries nkeys and PyNaCl are needed on the controller to read NATS JWTs"
 
 
 # --- what the tasks take -------------------------------------------------------------
