@@ -20,7 +20,7 @@ import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_probe
 from ansible_collections.cmsgs.nats.plugins.module_utils.tls_probe import ProbeError
-from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import FakePort
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import FakePort, reset_on_close
 
 
 def listening():
@@ -64,6 +64,12 @@ class Link(object):
             return None
         return time.monotonic() - started
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def close(self):
         self.relay.stop()
         self.relay.join(5)
@@ -73,26 +79,19 @@ class Link(object):
 
 
 def test_the_relay_thread_never_keeps_the_module_process_alive():
-    link = Link(connect=False)
-    try:
+    with Link(connect=False) as link:
         assert link.relay.daemon is True
-    finally:
-        link.close()
 
 
 def test_bytes_read_before_the_relay_started_reach_the_client_first():
     # The rest of the segment that carried the plain INFO line: the first TLS bytes.
-    link = Link(initial=b"start of TLS")
-    try:
+    with Link(initial=b"start of TLS") as link:
         link.server.sendall(b", then the rest")
         assert link.client_reads(len(b"start of TLS, then the rest")) == b"start of TLS, then the rest"
-    finally:
-        link.close()
 
 
 def test_bytes_flow_both_ways_and_only_the_servers_are_counted():
-    link = Link()
-    try:
+    with Link() as link:
         assert link.relay.server_bytes == 0
         link.client.sendall(b"ClientHello")
         assert link.server.recv(64) == b"ClientHello"
@@ -104,13 +103,10 @@ def test_bytes_flow_both_ways_and_only_the_servers_are_counted():
         assert link.client_reads(5) == b"defgh"
         assert link.relay.server_bytes == 8
         assert link.relay.last_activity > quiet_since
-    finally:
-        link.close()
 
 
 def test_the_server_closing_first_is_recorded_and_reaches_the_client_as_an_end():
-    link = Link()
-    try:
+    with Link() as link:
         link.client.settimeout(2)
         before = time.monotonic()
         link.server.close()
@@ -118,39 +114,28 @@ def test_the_server_closing_first_is_recorded_and_reaches_the_client_as_an_end()
         assert link.ended_within(2) is not None
         assert before <= link.relay.server_closed_at <= time.monotonic()
         assert link.relay.deadline_reached is False
-    finally:
-        link.close()
 
 
 def test_the_client_closing_first_is_not_taken_for_the_server():
-    link = Link()
-    try:
+    with Link() as link:
         link.client.close()
-        link.client = None
         assert link.ended_within(2) is not None
         assert link.relay.server_closed_at is None
-    finally:
-        link.close()
 
 
 def test_a_reset_from_the_server_ends_the_link_like_a_close_and_relays_nothing():
-    link = Link()
-    try:
+    with Link() as link:
         link.client.settimeout(2)
-        link.server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        reset_on_close(link.server)
         link.server.close()
-        link.server = None
         assert link.client.recv(64) == b""
         assert link.ended_within(2) is not None
         assert link.relay.server_closed_at is not None
         assert link.relay.server_bytes == 0
-    finally:
-        link.close()
 
 
 def test_stopping_ends_a_quiet_link_at_once_and_is_not_the_deadline():
-    link = Link(timeout=30)
-    try:
+    with Link(timeout=30) as link:
         # One byte through first: the relay is past its start and waiting on the link.
         link.server.sendall(b"x")
         assert link.client_reads(1) == b"x"
@@ -159,63 +144,48 @@ def test_stopping_ends_a_quiet_link_at_once_and_is_not_the_deadline():
         assert link.ended_within(0.6) is not None
         assert link.relay.deadline_reached is False
         assert link.relay.server_closed_at is None
-    finally:
-        link.close()
 
 
 def test_the_deadline_ends_a_quiet_link_and_says_so():
-    link = Link(timeout=0.3)
-    try:
+    with Link(timeout=0.3) as link:
         link.client.settimeout(3)
         assert link.client.recv(64) == b""
         assert link.ended_within(2) is not None
         assert link.relay.deadline_reached is True
         assert link.relay.server_closed_at is None
-    finally:
-        link.close()
 
 
 def test_a_relay_no_client_reaches_gives_up_as_soon_as_it_is_stopped():
-    link = Link(timeout=30, connect=False)
-    try:
+    with Link(timeout=30, connect=False) as link:
         time.sleep(0.1)
         link.relay.stop()
         assert link.ended_within(0.6) is not None
         assert not link.relay.connected.is_set()
         assert link.relay.error == "openssl s_client did not connect to the relay"
-    finally:
-        link.close()
 
 
 def test_a_relay_no_client_reaches_gives_up_at_the_deadline():
-    link = Link(timeout=0.3, connect=False)
-    try:
+    with Link(timeout=0.3, connect=False) as link:
         assert link.ended_within(3) is not None
         assert link.relay.error == "openssl s_client did not connect to the relay"
-    finally:
-        link.close()
 
 
 def test_a_long_reply_reaches_a_client_that_reads_late_whole():
     # More than the loopback socket buffers hold: the relay's sends must wait.
     size = 16 * 1024 * 1024
-    link = Link()
-    try:
+    with Link() as link:
         sender = threading.Thread(target=link.server.sendall, args=(b"r" * size,), daemon=True)
         sender.start()
         time.sleep(0.3)
         assert link.client_reads(size) == b"r" * size
         assert link.relay.server_bytes == size
         sender.join(5)
-    finally:
-        link.close()
 
 
 def test_a_client_that_stops_reading_does_not_hold_the_relay_past_the_deadline():
     size = 64 * 1024 * 1024
     started = time.monotonic()
-    link = Link(timeout=2.0)
-    try:
+    with Link(timeout=2.0) as link:
         # The server side writes until the buffers are full, then waits: never ended here.
         threading.Thread(target=lambda: _send_ignoring_errors(link.server, b"w" * size), daemon=True).start()
         while link.relay.server_bytes == 0 and time.monotonic() - started < 1.5:
@@ -224,8 +194,6 @@ def test_a_client_that_stops_reading_does_not_hold_the_relay_past_the_deadline()
         assert link.ended_within(5) is not None
         assert time.monotonic() - started < 3.5
         assert link.relay.server_bytes < size
-    finally:
-        link.close()
 
 
 def _send_ignoring_errors(sock, data):
@@ -409,14 +377,11 @@ def test_an_s_client_that_never_connected_is_a_probe_error_that_says_so(fake_ope
 
 
 def test_a_relay_whose_listener_fails_names_the_error():
-    link = Link(timeout=30, connect=False)
-    try:
+    with Link(timeout=30, connect=False) as link:
         time.sleep(0.1)
         link.listener.close()
         assert link.ended_within(2) is not None
         assert link.relay.error == "openssl s_client did not connect to the relay: [Errno 9] Bad file descriptor"
-    finally:
-        link.close()
 
 
 def _relayed(argv, timeout, upstream_script=("read", 5.0)):

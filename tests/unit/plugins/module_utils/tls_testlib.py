@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -155,6 +156,11 @@ def openssl_binary():
 needs_openssl = pytest.mark.skipif(openssl_binary() is None, reason="openssl command not found")
 
 
+def reset_on_close(sock):
+    """Make closing sock send a TCP reset instead of a FIN (SO_LINGER on, 0 seconds)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
 class FakePort(object):
     """A one-connection TCP server on 127.0.0.1 that plays a script of sends and reads."""
 
@@ -183,7 +189,7 @@ class FakePort(object):
                 if step == "read":
                     self.received += conn.recv(65536)
                 elif step == "reset":
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    reset_on_close(conn)
                     break
                 elif isinstance(step, float):
                     time.sleep(step)
