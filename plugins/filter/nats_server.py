@@ -24,6 +24,8 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import Role
 _VERSION_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 # Keyed by path, size and modification time: a replaced binary is read again.
 _BINARY_FACTS = {}
+# Seconds a controller binary may take to print its version; one that hangs has none.
+VERSION_TIMEOUT = 30
 
 
 def _call(name, function, *args, **kwargs):
@@ -75,7 +77,8 @@ def _installed_version(role_vars, package_version, binary_facts):
     if method == "local":
         binary = role_vars.str("nats_server_local_binary")
         facts = binary_facts if binary_facts.get("path") == binary else nats_server_binary_facts(binary)
-        return facts.get("version", "")
+        # Facts of nats_server_binary_facts, read for the play or here: they always hold a version.
+        return facts["version"]
     return package_version or ""
 
 
@@ -101,7 +104,8 @@ def nats_server_binary_facts(path):
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
         try:
-            output = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+            output = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=VERSION_TIMEOUT,
+                                    check=False).stdout
         except (OSError, subprocess.SubprocessError):
             output = ""
         match = _VERSION_RE.search(output or "")

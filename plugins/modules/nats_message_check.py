@@ -115,7 +115,7 @@ async def _connect(url, options, timeout, role):
     except asyncio.TimeoutError:
         raise CheckError("the %s could not connect to %s within %.0f s" % (role, url, timeout))
     except Exception as exc:  # nats-py raises many kinds; the message says which server and why
-        raise CheckError("the %s could not connect to %s: %s" % (role, url, exc or type(exc).__name__))
+        raise CheckError("the %s could not connect to %s: %s" % (role, url, str(exc) or type(exc).__name__))
 
 
 async def _check(publish_url, subscribe_urls, subject, payload, options, timeout):

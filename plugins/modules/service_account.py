@@ -114,7 +114,8 @@ DEFAULT_UID_MIN = 1000
 def uid_min(path="/etc/login.defs"):
     """The first uid of human accounts on this host (UID_MIN of login.defs)."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        # A byte that is not UTF-8 (a Latin-1 comment) must not hide UID_MIN or fail the task.
+        with open(path, encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 match = re.match(r"^\s*UID_MIN\s+([0-9]+)\s*$", line)
                 if match:
@@ -162,7 +163,9 @@ def main():
     home = module.params["home"] or (user.pw_dir if user else "/nonexistent")
     wanted = {"group": group_name, "home": home, "shell": module.params["shell"]}
     current_group = _lookup(grp.getgrgid, user.pw_gid) if user else None
-    before = _describe(user, current_group.gr_name if current_group else str(user.pw_gid) if user else None)
+    # A gid without a group entry reads "gid N": never a group name, so the user is moved into the wanted group
+    # even when that group is named "N".
+    before = _describe(user, current_group.gr_name if current_group else "gid %d" % user.pw_gid if user else None)
 
     created = []
     if group is None:

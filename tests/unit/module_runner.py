@@ -33,3 +33,17 @@ def run_module(main, capsys, monkeypatch, check_mode=False, diff=False, **args):
     with pytest.raises(SystemExit):
         main()
     return json.loads(capsys.readouterr().out)
+
+
+def warning_texts(result):
+    """Each warning's message, whether a plain string or a 2.19 event."""
+    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
+
+
+def enable_tracebacks(monkeypatch):
+    """Have failures carry their traceback, as -vvv asks for it (ansible-core 2.19 and later)."""
+    try:
+        from ansible.module_utils._internal import _traceback
+    except ImportError:  # before ansible-core 2.19 the traceback is always returned
+        return
+    monkeypatch.setattr(_traceback, "_is_traceback_enabled", lambda event: True)

@@ -11,6 +11,8 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -202,6 +204,16 @@ def test_binary_facts_of_a_file_that_does_not_run(tmp_path):
     with pytest.raises(AnsibleFilterError) as failure:
         FILTERS["nats_server_binary_facts"](str(tmp_path / "absent"))
     assert str(failure.value).startswith("nats_server_binary_facts: cannot read %r: " % str(tmp_path / "absent"))
+
+
+def test_a_binary_that_hangs_has_no_version_and_does_not_hang_the_run(tmp_path, monkeypatch):
+    hanging = tmp_path / "nats-server"
+    hanging.write_text("#!%s\nimport time\ntime.sleep(5)\nprint('nats-server: v2.15.1')\n" % sys.executable)
+    hanging.chmod(0o755)
+    monkeypatch.setattr(nats_server_filter, "VERSION_TIMEOUT", 0.5)
+    started = time.monotonic()
+    assert FILTERS["nats_server_binary_facts"](str(hanging))["version"] == ""
+    assert time.monotonic() - started < 4
 
 
 def test_a_bad_tls_switch_is_named_before_the_version_is_asked():

@@ -93,8 +93,9 @@ def test_a_servers_topology_is_the_stack_plans_when_there_is_one():
     stack_plan = {"topology": {"hosts": {"b": {"routes": ["nats-route://10.0.0.1:6222"]}}}}
     assert FILTERS["nats_server_topology"]({}, groups, "b", stack_plan)["routes"] == ["nats-route://10.0.0.1:6222"]
     assert FILTERS["nats_server_topology"]({}, groups, "a", stack_plan) == {}
-    with pytest.raises(AnsibleFilterError, match="stack_plan must be the result of nats_stack_plan"):
+    with pytest.raises(AnsibleFilterError) as err:
         FILTERS["nats_server_topology"]({}, groups, "a", "plan")
+    assert str(err.value) == "nats_server_topology: stack_plan must be the result of nats_stack_plan"
 
 
 def test_bad_arguments_name_the_filter_and_what_to_give():

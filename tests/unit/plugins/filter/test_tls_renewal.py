@@ -154,6 +154,12 @@ def test_wanted_names_match_without_case_trailing_dot_or_brackets(pki):
                    names=["NATS-1.example.com.", "[::1]", "10.0.0.11"]) == []
 
 
+def test_blank_names_are_no_names_the_certificate_must_hold(pki):
+    # An empty survey answer or a trailing comma in a list gives "" or " ": nothing to cover.
+    cert, key = leaf(pki)
+    assert reasons(cert, purpose="cluster", key_path=key, ca_path=pki.ca_path, names=NAMES + ["", "  "]) == []
+
+
 def test_an_unknown_purpose_names_every_purpose(pki):
     cert, _key = leaf(pki)
     with pytest.raises(AnsibleFilterError) as failure:

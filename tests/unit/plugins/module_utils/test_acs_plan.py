@@ -322,12 +322,23 @@ def test_the_filter_gives_the_plans_problems(jwts):
     # check_mode as a string: missing files are no problem ahead of the bootstrap.
     missing = stats(**{"/srv/ncred/REGION1.jwt": False})
     assert acs_plan_filter(role_defaults(), ncred_files=missing, check_mode="true")["problems"] == []
+    # Without check_mode the run is a real one, where the missing file is a problem.
+    assert acs_plan_filter(role_defaults(), ncred_files=missing)["problems"][0].startswith(
+        "The account server needs /srv/ncred/REGION1.jwt")
     assert acs_plan_filter(role_defaults(), ncred_files=missing, check_mode=False)["problems"][0].startswith(
         "The account server needs /srv/ncred/REGION1.jwt")
     with pytest.raises(AnsibleFilterError) as err:
         acs_plan_filter(role_defaults(), check_mode="perhaps")
     assert str(err.value) == (
         "acs_plan: check_mode must be true or false (or the strings 'true'/'false'), got 'perhaps'.")
+
+
+def test_the_filter_hands_the_recorded_configuration_to_the_plan(jwts):
+    genuine, impostor = jwts["genuine"], jwts["impostor"]
+    recorded = json.dumps({"operator_jwt": genuine["operator"], "operator_public_key": genuine["key"]})
+    refused = acs_plan_filter(role_defaults(acs_operator_public_key=""), impostor["operator"], impostor["sys"],
+                              recorded)
+    assert len(refused["problems"]) == 1 and "holds operator %s" % impostor["key"] in refused["problems"][0]
 
 
 def test_the_filter_without_nkeys_says_which_libraries_the_controller_needs(monkeypatch):

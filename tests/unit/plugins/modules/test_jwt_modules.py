@@ -18,7 +18,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.modules import jwt_account, jwt_operator, jwt_user
-from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import enable_tracebacks, run_module, warning_texts
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing groups needs root")
 
@@ -50,11 +50,6 @@ def mode_of(path):
 def warnings_of(result):
     """Warnings as text; ansible-core 2.19 returns them as structured events."""
     return json.dumps(result.get("warnings", []))
-
-
-def warning_texts(result):
-    """Each warning's message, whether a plain string or a 2.19 event."""
-    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
 
 def seeds_under(root):
@@ -189,6 +184,15 @@ def test_account_limits_and_warning(run, nsc):
                                      "account; use -1 for no limit"]
 
 
+def test_operator_urls_are_signed_into_its_jwt(run, nsc):
+    # nsc push reads the account server URL from the operator JWT, nsc tools the service URLs.
+    urls = ["nats://nats1.example.com:4222", "tls://nats2.example.com:4222"]
+    result = run(jwt_operator, name="REGION1", nsc_dir=nsc, account_server_url="https://acs.example.com/jwt/v1",
+                 operator_service_urls=urls)
+    claims = nats_jwt.decode(result["jwt"]).nats
+    assert (claims["account_server_url"], claims["operator_service_urls"]) == ("https://acs.example.com/jwt/v1", urls)
+
+
 def test_signing_keys_through_the_modules(run, nsc):
     operator = run(jwt_operator, name="REGION1", nsc_dir=nsc, signing_keys=1)
     account = run(jwt_account, name="APP", operator="REGION1", nsc_dir=nsc, signing_keys=1, use_signing_key=True)
@@ -287,12 +291,7 @@ def test_store_location_is_required(run):
 def test_missing_nkeys_is_reported(run, nsc, monkeypatch):
     monkeypatch.setattr(nats_jwt, "HAS_NKEYS", False)
     monkeypatch.setattr(nats_jwt, "NKEYS_IMPORT_ERROR", "Traceback: No module named 'nkeys'")
-    try:
-        from ansible.module_utils._internal import _traceback
-    except ImportError:  # before ansible-core 2.19 the traceback is always returned
-        _traceback = None
-    if _traceback is not None:  # as -vvv asks for it
-        monkeypatch.setattr(_traceback, "_is_traceback_enabled", lambda event: True)
+    enable_tracebacks(monkeypatch)
     result = run(jwt_user, name="u", account="A", operator="O", nsc_dir=nsc)
     assert result["failed"] is True
     assert result["msg"] == missing_required_lib("nkeys")

@@ -157,3 +157,18 @@ def test_an_old_file_is_masked_by_its_text():
 def test_secret_values_finds_url_credentials_and_seeds():
     found = secret_values({"routes": ["nats://u:p1@h", "nats://t1@h"], "tags": [SEED], "tls": {"key": "/k"}})
     assert found == {"p1", "t1", SEED}
+
+
+def test_a_secret_with_quotes_and_backslashes_is_masked_whole_in_the_invocation_line(run, logged):
+    # The line shows the config as a Python repr, which escapes the secret: no character of it may stay beside the mask.
+    assert not run({"authorization": {"user": "app", "password": "pw\\'\"8"}}).get("failed")
+    assert "'authorization': {'user': 'app', 'password': '********'}" in logged[0]
+
+
+def test_an_inline_jwt_stays_in_the_file(run, logged, tmp_path):
+    # An account JWT preloaded in operator mode: the file holding it is not world-readable.
+    jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJzdWIiOiJBQ0NPVU5UIn0.c2lnbmF0dXJlLW9mLXRoZS1vcGVyYXRvcg"
+    result = run({"resolver_preload": {"ACCOUNT": jwt}}, nats_server_binary="/bin/true")
+    assert not result.get("failed"), result.get("msg")
+    assert _leaks([jwt], (tmp_path / "nats-server.conf").read_text()) == [0]
+    assert _leaks([jwt], result, logged) == []

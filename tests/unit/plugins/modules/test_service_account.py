@@ -11,6 +11,7 @@ import pathlib
 import pwd
 import shutil
 import subprocess
+import sys
 import uuid
 from types import SimpleNamespace
 
@@ -36,7 +37,10 @@ def accounts(monkeypatch):
         return state["groups"][name]
 
     def getgrgid(gid):
-        return next(g for g in state["groups"].values() if g.gr_gid == gid)
+        for group in state["groups"].values():
+            if group.gr_gid == gid:
+                return group
+        raise KeyError(gid)  # as grp does for a gid without a group entry
 
     def run_command(self, argv, **_kwargs):
         state["commands"].append(argv)
@@ -49,9 +53,14 @@ def accounts(monkeypatch):
     return state
 
 
-def _existing(state, shell="/usr/sbin/nologin", home="/var/lib/svc"):
+def _existing(state, shell="/usr/sbin/nologin", home="/var/lib/svc", gid=990):
     state["groups"]["svcgrp"] = SimpleNamespace(gr_name="svcgrp", gr_gid=990)
-    state["users"]["svc"] = SimpleNamespace(pw_name="svc", pw_uid=991, pw_gid=990, pw_dir=home, pw_shell=shell)
+    state["users"]["svc"] = SimpleNamespace(pw_name="svc", pw_uid=991, pw_gid=gid, pw_dir=home, pw_shell=shell)
+
+
+def _login_account_refusal(variable, name, uid, shell):
+    return ("%s is '%s', an existing login account (uid %d, shell %s): making it a service account would take "
+            "its shell away. Set it to a dedicated system account such as cmsgs." % (variable, name, uid, shell))
 
 
 def test_fresh_host_gets_group_then_user(accounts, capsys, monkeypatch):
@@ -77,8 +86,31 @@ def test_a_login_shell_is_taken_away(accounts, capsys, monkeypatch):
     result = run_module(service_account.main, capsys, monkeypatch, diff=True, **ARGS)
     assert result["changed"]
     assert accounts["commands"] == [["usermod", "--gid", "svcgrp", "--home", "/var/lib/svc", "--shell", "/usr/sbin/nologin", "svc"]]
-    assert result["diff"]["before"]["shell"] == "/bin/bash"
-    assert result["diff"]["after"]["shell"] == "/usr/sbin/nologin"
+    assert result["diff"] == {
+        "before": {"group": "svcgrp", "home": "/var/lib/svc", "shell": "/bin/bash"},
+        "after": {"group": "svcgrp", "home": "/var/lib/svc", "shell": "/usr/sbin/nologin"},
+        "before_header": "svc", "after_header": "svc",
+    }
+
+
+def test_a_primary_gid_without_a_group_entry_shows_as_its_number(accounts, capsys, monkeypatch):
+    # The group behind gid 4242 was deleted; the diff still says which gid the user had.
+    _existing(accounts, gid=4242)
+    result = run_module(service_account.main, capsys, monkeypatch, diff=True, **ARGS)
+    assert result["changed"]
+    assert accounts["commands"] == [["usermod", "--gid", "svcgrp", "--home", "/var/lib/svc", "--shell", "/usr/sbin/nologin", "svc"]]
+    assert result["diff"]["before"] == {"group": "gid 4242", "home": "/var/lib/svc", "shell": "/usr/sbin/nologin"}
+
+
+def test_a_new_group_named_like_the_users_orphaned_gid_still_gets_the_user(accounts, capsys, monkeypatch):
+    # The user's gid 4242 has no group entry and the wanted group is named "4242": groupadd picks
+    # its own gid, so the user must still be moved into the new group.
+    _existing(accounts, gid=4242)
+    del accounts["groups"]["svcgrp"]
+    result = run_module(service_account.main, capsys, monkeypatch, name="svc", group="4242")
+    assert result["changed"] is True and result["created"] == ["group"]
+    assert accounts["commands"][0] == ["groupadd", "--system", "4242"]
+    assert accounts["commands"][1][:3] == ["usermod", "--gid", "4242"]
 
 
 def test_check_mode_reports_and_runs_nothing(accounts, capsys, monkeypatch):
@@ -114,11 +146,21 @@ def test_real_accounts_are_created_once(capsys, monkeypatch):
 
 # --- guard rails --------------------------------------------------------------
 
-def test_root_is_refused_before_anything_changes(accounts, capsys, monkeypatch):
+@pytest.mark.parametrize("name, users", [
+    pytest.param("root", {"root": 0}, id="root"),
+    # Refused by name before useradd could create a second "root".
+    pytest.param("root", {}, id="root-missing-from-passwd"),
+    # Another name for uid 0 is root all the same.
+    pytest.param("toor", {"toor": 0}, id="other-name-for-uid-0"),
+])
+def test_root_is_refused_before_anything_changes(accounts, capsys, monkeypatch, name, users):
     accounts["groups"]["root"] = SimpleNamespace(gr_name="root", gr_gid=0)
-    accounts["users"]["root"] = SimpleNamespace(pw_name="root", pw_uid=0, pw_gid=0, pw_dir="/root", pw_shell="/bin/bash")
-    result = run_module(service_account.main, capsys, monkeypatch, name="root", group="root", variable="nats_server_user")
-    assert result["failed"] and result["msg"].startswith("nats_server_user is 'root': a service never runs as root.")
+    for user, uid in users.items():
+        accounts["users"][user] = SimpleNamespace(pw_name=user, pw_uid=uid, pw_gid=0, pw_dir="/root", pw_shell="/bin/bash")
+    result = run_module(service_account.main, capsys, monkeypatch, name=name, group="root", variable="nats_server_user")
+    assert result["failed"]
+    assert result["msg"] == ("nats_server_user is '%s': a service never runs as root. "
+                             "Set it to a dedicated system account such as cmsgs." % name)
     assert accounts["commands"] == []
 
 
@@ -126,7 +168,7 @@ def test_a_person_s_login_account_is_refused(accounts, capsys, monkeypatch):
     accounts["groups"]["alice"] = SimpleNamespace(gr_name="alice", gr_gid=1000)
     accounts["users"]["alice"] = SimpleNamespace(pw_name="alice", pw_uid=1000, pw_gid=1000, pw_dir="/home/alice", pw_shell="/bin/bash")
     result = run_module(service_account.main, capsys, monkeypatch, name="alice", group="cmsgs", variable="tls_certs_owner")
-    assert result["failed"] and "tls_certs_owner is 'alice', an existing login account (uid 1000, shell /bin/bash)" in result["msg"]
+    assert result["failed"] and result["msg"] == _login_account_refusal("tls_certs_owner", "alice", 1000, "/bin/bash")
     assert accounts["commands"] == []
 
 
@@ -144,10 +186,47 @@ def test_uid_min_comes_from_login_defs(tmp_path):
     assert service_account.uid_min(str(tmp_path / "missing")) == 1000
 
 
+def test_the_host_s_etc_login_defs_decides_who_is_a_person(accounts, capsys, monkeypatch, tmp_path):
+    # This host starts human accounts at 500, so bob (uid 600, bash) is a person, not a service.
+    defs = tmp_path / "login.defs"
+    defs.write_text("UID_MIN 500\n")
+    real_open = open
+
+    def host_open(path, *args, **kwargs):
+        return real_open(str(defs) if path == "/etc/login.defs" else path, *args, **kwargs)
+
+    monkeypatch.setattr(service_account, "open", host_open, raising=False)
+    accounts["groups"]["svcgrp"] = SimpleNamespace(gr_name="svcgrp", gr_gid=600)
+    accounts["users"]["bob"] = SimpleNamespace(pw_name="bob", pw_uid=600, pw_gid=600, pw_dir="/home/bob", pw_shell="/bin/bash")
+    result = run_module(service_account.main, capsys, monkeypatch, name="bob", group="svcgrp")
+    assert result["failed"] and result["msg"] == _login_account_refusal("name", "bob", 600, "/bin/bash")
+    assert accounts["commands"] == []
+
+
+def test_login_defs_is_read_as_utf_8_whatever_the_locale(tmp_path):
+    # login.defs may carry UTF-8 comments; a host whose Python runs in an ASCII locale must still
+    # find UID_MIN. The locale is fixed at interpreter start, hence the child interpreter.
+    defs = tmp_path / "login.defs"
+    defs.write_text("# Plage des UID réservés aux comptes humains\nUID_MIN 2000\n", encoding="utf-8")
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0", PYTHONPATH=os.pathsep.join(sys.path))
+    child = subprocess.run(
+        [sys.executable, "-c", "import sys; from %s import uid_min; print(uid_min(sys.argv[1]))" % service_account.__name__, str(defs)],
+        env=env, capture_output=True, text=True, check=False)
+    assert (child.returncode, child.stdout) == (0, "2000\n"), child.stderr
+
+
 def test_without_home_an_existing_user_keeps_its_home(accounts, capsys, monkeypatch):
     _existing(accounts, home="/var/lib/nats-server")
     result = run_module(service_account.main, capsys, monkeypatch, name="svc", group="svcgrp")
     assert not result["changed"] and accounts["commands"] == []
+
+
+def test_without_home_a_new_user_gets_nonexistent(accounts, capsys, monkeypatch):
+    result = run_module(service_account.main, capsys, monkeypatch, diff=True, name="svc", group="svcgrp")
+    assert result["changed"] and result["created"] == ["group", "user"]
+    assert accounts["commands"][1] == ["useradd", "--system", "--gid", "svcgrp", "--home-dir", "/nonexistent", "--no-create-home",
+                                       "--shell", "/usr/sbin/nologin", "svc"]
+    assert result["diff"]["after"] == {"group": "svcgrp", "home": "/nonexistent", "shell": "/usr/sbin/nologin"}
 
 
 def test_the_old_module_name_is_routed_here():

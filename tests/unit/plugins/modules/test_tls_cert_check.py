@@ -7,12 +7,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import pwd
 
 import pytest
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
 from ansible_collections.cmsgs.nats.plugins.modules import tls_cert_check
-from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import enable_tracebacks, run_module, warning_texts
 from ansible_collections.cmsgs.nats.tests.unit.secret_forms import leaked_forms, pem_file_key_forms
 from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import (
     DAY, NOW, SERVER_AUTH, Pki, file_lines,
@@ -74,14 +77,26 @@ def test_report_only_returns_problems_without_failing(pki, capsys, monkeypatch):
 
 
 def test_expiry_is_a_warning(pki, capsys, monkeypatch):
-    cert_path, key_path, _cert, _key = pki.leaf("soon", not_after=NOW + 5 * DAY)
+    # Half a day past 5 days, so the whole days left stay 5 while the test runs.
+    cert_path, key_path, cert, _key = pki.leaf("soon", not_after=NOW + 5 * DAY + DAY / 2)
     result = run(capsys, monkeypatch, cert_path=cert_path, key_path=key_path, ca_path=pki.ca_path,
                  purpose="cluster", expiry_warning_days=14)
     assert result.get("failed") is not True and result["valid"] is True
-    assert len(result["warnings"]) == 1
-    # ansible-core 2.19 wraps warnings in a structure; older releases return the string.
-    warning = json.dumps(result["warnings"][0])
-    assert "[expiring]" in warning and cert_path in warning
+    expires = tls_spec.not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert warning_texts(result) == [
+        "%s [expiring]: the certificate 'CN=soon' expires on %s, in 5 days; renew it soon" % (cert_path, expires)]
+
+
+@pytest.mark.parametrize("owners, problems", [
+    (["cmsgs-nobody"], ["the private key is owned by {me}; only cmsgs-nobody may own it (chown it to the service user)"]),
+    (["cmsgs-nobody", "{me}"], []),
+])
+def test_key_owners_limits_who_may_own_the_key(pki, capsys, monkeypatch, owners, problems):
+    me = pwd.getpwuid(os.getuid()).pw_name
+    cert_path, key_path, _cert, _key = pki.leaf("route")
+    result = run(capsys, monkeypatch, cert_path=cert_path, key_path=key_path, ca_path=pki.ca_path, purpose="cluster",
+                 key_owners=[owner.format(me=me) for owner in owners], report_only=True)
+    assert [p["message"] for p in result["problems"] if p["file"] == key_path] == [p.format(me=me) for p in problems]
 
 
 def test_unreadable_certificate_still_returns_every_key(capsys, monkeypatch, tmp_path):
@@ -111,5 +126,9 @@ def test_require_ecdsa_for_the_client_listener(pki, capsys, monkeypatch):
 def test_missing_cryptography_is_reported(pki, capsys, monkeypatch):
     cert_path, _k, _c, _key = pki.leaf("x")
     monkeypatch.setattr(tls_spec, "HAS_CRYPTOGRAPHY", False)
+    monkeypatch.setattr(tls_spec, "CRYPTOGRAPHY_IMPORT_ERROR", "Traceback: No module named 'cryptography'")
+    enable_tracebacks(monkeypatch)
     result = run(capsys, monkeypatch, cert_path=cert_path, purpose="client")
-    assert result["failed"] is True and "cryptography" in result["msg"]
+    assert result["failed"] is True and result["msg"] == missing_required_lib("cryptography")
+    # With -vvv the user sees why the import failed.
+    assert "No module named 'cryptography'" in json.dumps(result.get("exception"))

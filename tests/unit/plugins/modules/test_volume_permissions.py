@@ -14,7 +14,7 @@ import pytest
 
 
 from ansible_collections.cmsgs.nats.plugins.modules import volume_permissions
-from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module, warning_texts
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason='changing owners needs root')
 
@@ -87,6 +87,23 @@ def test_symlink_refused_by_module(vol, capsys, monkeypatch):
     result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), entries=[{'path': 'cert.pem', 'mode': '0600'}])
     assert result['failed'] is True and 'is a symlink' in result['msg']
     assert mode_of(vol / 'privkey.pem') == 0o644
+
+
+def test_follow_sets_the_mode_of_the_symlink_s_target(vol, capsys, monkeypatch):
+    (vol / 'cert.pem').symlink_to(vol / 'privkey.pem')
+    result = run_module(volume_permissions.main, capsys, monkeypatch, root=str(vol), follow=True,
+                        entries=[{'path': 'cert.pem', 'mode': '0600'}])
+    assert result.get('failed') is not True and result['changed'] is True
+    assert mode_of(vol / 'privkey.pem') == 0o600
+    assert (vol / 'cert.pem').is_symlink()
+
+
+def test_check_mode_warns_about_a_user_an_earlier_task_creates(vol, capsys, monkeypatch):
+    # In check mode the task that would create the user has not run, so its absence is no error.
+    result = run_module(volume_permissions.main, capsys, monkeypatch, check_mode=True, root=str(vol),
+                        entries=[{'path': 'privkey.pem', 'owner': 'cmaccount-absent'}])
+    assert result.get('failed') is not True and result['changed'] is True
+    assert warning_texts(result) == ['cmaccount-absent does not exist yet; assuming an earlier task of this run creates it']
 
 
 def test_missing_required_file_fails(vol, capsys, monkeypatch):
