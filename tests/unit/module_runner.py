@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 from ansible.module_utils import basic
@@ -47,3 +49,30 @@ def enable_tracebacks(monkeypatch):
     except ImportError:  # before ansible-core 2.19 the traceback is always returned
         return
     monkeypatch.setattr(_traceback, "_is_traceback_enabled", lambda event: True)
+
+
+class HostCommands:
+    """Enough of AnsibleModule for nats_runtime's helpers: real commands, real PATH, each command recorded."""
+
+    def __init__(self):
+        self.commands = []
+
+    def run_command(self, argv):
+        self.commands.append(list(argv))
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return done.returncode, done.stdout, done.stderr
+
+    @staticmethod
+    def get_bin_path(name, required=False):
+        found = shutil.which(name)
+        if required and not found:  # AnsibleModule fails the module here
+            raise LookupError("Failed to find required executable %s" % name)
+        return found
+
+
+def script(folder, name, body):
+    """An executable shell script named name in folder, standing in for a host command; its path."""
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)

@@ -20,6 +20,7 @@ import urllib.request
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_runtime
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import HostCommands, script
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 
 UTC = datetime.timezone.utc
@@ -27,36 +28,10 @@ DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 
 
-class Runner:
-    """Enough of AnsibleModule for nats_runtime: real commands, real PATH."""
-
-    def __init__(self):
-        self.commands = []
-
-    def run_command(self, argv):
-        self.commands.append(list(argv))
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return done.returncode, done.stdout, done.stderr
-
-    @staticmethod
-    def get_bin_path(name, required=False):
-        found = shutil.which(name)
-        if required and not found:  # AnsibleModule fails the module here
-            raise LookupError("Failed to find required executable %s" % name)
-        return found
-
-
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def script(tmp_path, name, body):
-    path = tmp_path / name
-    path.write_text("#!/bin/sh\n" + body + "\n")
-    path.chmod(0o755)
-    return str(path)
 
 
 # --- _parse_time: the load time a server before 2.10 reports ------------------
@@ -144,7 +119,7 @@ def test_a_load_before_the_writing_time_or_an_unknown_time_is_a_difference(varz,
 
 @needs_nats_server
 def test_the_version_of_the_real_binary():
-    assert nats_runtime.binary_version(Runner(), nats_server_binary()) == "2.15.1"
+    assert nats_runtime.binary_version(HostCommands(), nats_server_binary()) == "2.15.1"
 
 
 @pytest.mark.parametrize("body, version", [
@@ -154,7 +129,7 @@ def test_the_version_of_the_real_binary():
     ('echo "no version here"', None),
 ])
 def test_the_version_is_read_from_either_stream_of_a_binary_that_succeeds(tmp_path, body, version):
-    runner = Runner()
+    runner = HostCommands()
     binary = script(tmp_path, "nats-server", body)
     assert nats_runtime.binary_version(runner, binary) == version
     assert runner.commands == [[binary, "--version"]]
@@ -165,7 +140,7 @@ def test_a_valid_file_gives_its_digest_and_a_broken_one_gives_the_parse_error(tm
     good, bad = tmp_path / "good.conf", tmp_path / "bad.conf"
     good.write_text('listen: "127.0.0.1:%d"\n' % free_port())
     bad.write_text("listen: [\n")
-    runner = Runner()
+    runner = HostCommands()
     rc, message, digest = nats_runtime.check_file(runner, nats_server_binary(), str(good))
     assert rc == 0 and digest.startswith("sha256:") and len(digest) == 71
     assert message == "nats-server: configuration file %s is valid (%s)" % (good, digest)
@@ -184,17 +159,17 @@ def test_a_valid_file_gives_its_digest_and_a_broken_one_gives_the_parse_error(tm
     ('echo "ok (sha256:%s)"' % ("d" * 64), (0, "ok (sha256:%s)" % ("d" * 64), "sha256:" + "d" * 64)),
 ])
 def test_the_check_message_is_stderr_or_else_stdout(tmp_path, body, wanted):
-    assert nats_runtime.check_file(Runner(), script(tmp_path, "nats-server", body), "/x.conf") == wanted
+    assert nats_runtime.check_file(HostCommands(), script(tmp_path, "nats-server", body), "/x.conf") == wanted
 
 
 # --- as_user: the check runs as the service user ---------------------------------
 
 def test_no_user_or_the_current_user_runs_the_command_as_it_is():
     argv = ["nats-server", "-t"]
-    assert nats_runtime.as_user(Runner(), "", argv) is argv
-    assert nats_runtime.as_user(Runner(), None, argv) is argv
+    assert nats_runtime.as_user(HostCommands(), "", argv) is argv
+    assert nats_runtime.as_user(HostCommands(), None, argv) is argv
     me = pwd.getpwuid(os.geteuid()).pw_name
-    assert nats_runtime.as_user(Runner(), me, argv) is argv
+    assert nats_runtime.as_user(HostCommands(), me, argv) is argv
 
 
 @pytest.mark.skipif(not shutil.which("setpriv"), reason="setpriv not installed")
@@ -202,7 +177,7 @@ def test_another_user_runs_the_command_through_setpriv_with_its_groups():
     nobody = pwd.getpwnam("nobody")
     if nobody.pw_uid == os.geteuid():
         pytest.skip("the tests run as nobody")
-    assert nats_runtime.as_user(Runner(), "nobody", ("nats-server", "-t")) == [
+    assert nats_runtime.as_user(HostCommands(), "nobody", ("nats-server", "-t")) == [
         shutil.which("setpriv"), "--reuid=%d" % nobody.pw_uid, "--regid=%d" % nobody.pw_gid, "--init-groups", "--",
         "nats-server", "-t"]
 
@@ -212,12 +187,12 @@ def test_another_user_without_setpriv_fails_instead_of_running_as_root(tmp_path,
         pytest.skip("the tests run as nobody")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(LookupError, match="Failed to find required executable setpriv"):
-        nats_runtime.as_user(Runner(), "nobody", ["nats-server", "-t"])
+        nats_runtime.as_user(HostCommands(), "nobody", ["nats-server", "-t"])
 
 
 def test_a_user_that_does_not_exist_is_named():
     with pytest.raises(nats_runtime.RuntimeCheckError) as err:
-        nats_runtime.as_user(Runner(), "cmsgs-no-such-user", ["nats-server"])
+        nats_runtime.as_user(HostCommands(), "cmsgs-no-such-user", ["nats-server"])
     assert str(err.value) == ("user cmsgs-no-such-user does not exist; "
                               "it is needed to check the configuration as the server would read it")
     assert err.value.__cause__ is None and err.value.__suppress_context__
@@ -338,8 +313,8 @@ def test_varz_over_https_with_a_self_signed_certificate(tmp_path):
 @needs_nats_server
 def test_inspect_of_a_server_running_its_file(served):
     config, url = served
-    state = nats_runtime.inspect(Runner(), nats_server_binary(), config, url)
-    _rc, _message, digest = nats_runtime.check_file(Runner(), nats_server_binary(), config)
+    state = nats_runtime.inspect(HostCommands(), nats_server_binary(), config, url)
+    _rc, _message, digest = nats_runtime.check_file(HostCommands(), nats_server_binary(), config)
     assert state == {"running": True, "server_name": "rt-1", "running_version": "2.15.1", "running_digest": digest,
                      "method": "digest", "version_matches": True, "config_matches": True, "differences": [],
                      "file_digest": digest}
@@ -350,7 +325,7 @@ def test_inspect_refuses_a_file_the_binary_rejects(tmp_path):
     config = tmp_path / "bad.conf"
     config.write_text("listen: [\n")
     with pytest.raises(nats_runtime.RuntimeCheckError) as err:
-        nats_runtime.inspect(Runner(), nats_server_binary(), str(config), "http://127.0.0.1:1")
+        nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), "http://127.0.0.1:1")
     assert str(err.value).startswith("%s -t rejects %s: nats-server: Parse error on line 2: " % (
         nats_server_binary(), config))
 
@@ -371,7 +346,7 @@ def test_inspect_asks_a_server_that_differs_again_until_the_deadline(tmp_path, m
     monkeypatch.setattr(nats_runtime, "read_varz", lambda given: asked.append(given) or real_read_varz(given))
     monkeypatch.setattr(nats_runtime.time, "sleep", slept.append)
     extra = {} if wait is None else {"wait_seconds": wait}
-    state = nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url,
+    state = nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), url,
                                  clock=iter(clock_values).__next__, **extra)
     assert asked == [url] * reads and slept == [0.25] * (reads - 1)
     assert state["differences"] == ["the server does not answer on its monitoring port"]
@@ -386,7 +361,7 @@ def test_inspect_of_a_server_without_digest_compares_the_load_time_and_the_versi
     written = datetime.datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
     os.utime(str(config), (written.timestamp(), written.timestamp()))
     monitor.body = '{"server_name": "old-1", "version": "2.9.10", "config_load_time": "2026-12-01T10:00:01.5Z"}'
-    state = nats_runtime.inspect(Runner(), nats_server_binary(), str(config), monitor.url)
+    state = nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), monitor.url)
     assert state == {"running": True, "server_name": "old-1", "running_version": "2.9.10", "running_digest": None,
                      "method": "load_time", "version_matches": False, "config_matches": True,
                      "differences": ["it runs version 2.9.10, the binary on disk is 2.15.1"],
@@ -402,8 +377,8 @@ def test_inspect_checks_the_file_as_the_service_user(tmp_path):
     config.write_text('listen: "127.0.0.1:%d"\n' % free_port())
     config.chmod(0o600)
     url = "http://127.0.0.1:%d" % free_port()
-    assert nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url)["file_digest"]
+    assert nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), url)["file_digest"]
     with pytest.raises(nats_runtime.RuntimeCheckError) as err:
-        nats_runtime.inspect(Runner(), nats_server_binary(), str(config), url, user="nobody")
+        nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), url, user="nobody")
     assert str(err.value).startswith("%s -t rejects %s: " % (nats_server_binary(), config))
     assert "permission denied" in str(err.value)

@@ -22,7 +22,7 @@ import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_runtime
 from ansible_collections.cmsgs.nats.plugins.modules import nats_config, nats_server_state
-from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import HostCommands, run_module
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 
 pytestmark = needs_nats_server
@@ -209,20 +209,7 @@ def test_a_new_binary_that_accepts_the_configuration_replaces_the_old_and_asks_f
     result = run(base(ports), nats_server_binary=live, binary_candidate=candidate)
     assert result["binary_changed"] and result["restart_required"] and not result.get("failed")
     assert not os.path.exists(candidate)
-    assert nats_runtime.binary_version(_Runner(), live) is not None
-
-
-class _Runner:
-    """Enough of AnsibleModule for nats_runtime's helpers."""
-
-    @staticmethod
-    def run_command(argv):
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return done.returncode, done.stdout, done.stderr
-
-    @staticmethod
-    def get_bin_path(name, required=False):
-        return shutil.which(name)
+    assert nats_runtime.binary_version(HostCommands(), live) is not None
 
 
 # --- the running server compared with the disk ------------------------------
@@ -230,7 +217,7 @@ class _Runner:
 def test_the_digest_of_nats_server_t_is_the_digest_the_running_server_reports(run, server, ports):
     run(base(ports))
     server.start()
-    _rc, _message, digest = nats_runtime.check_file(_Runner(), nats_server_binary(), server.config_path)
+    _rc, _message, digest = nats_runtime.check_file(HostCommands(), nats_server_binary(), server.config_path)
     assert digest and digest.startswith("sha256:")
     assert server.varz()["config_digest"] == digest
 

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.modules import nats_config
-from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module, warning_texts
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module, script, warning_texts
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import NatsServer, check_config, free_port
 
@@ -39,13 +39,6 @@ def run(capsys, monkeypatch, tmp_path):
 
 def _text(tmp_path):
     return (tmp_path / "nats-server.conf").read_text()
-
-
-def _script(path, body):
-    """An executable shell script standing in for nats-server or systemctl."""
-    path.write_text("#!/bin/sh\n" + body + "\n")
-    path.chmod(0o755)
-    return str(path)
 
 
 def _current_user():
@@ -270,7 +263,7 @@ def test_a_watched_file_that_is_absent_is_recorded_as_absent(run, tmp_path):
 def recording_binary(tmp_path):
     """nats-server behind a script that notes each file it checks: its path, owner, group and mode."""
     record = tmp_path / "checked.txt"
-    binary = _script(tmp_path / "nats-server", 'stat -c "%%n %%u %%g %%a" "$3" >> %s\nexec %s "$@"' % (record, nats_server_binary()))
+    binary = script(tmp_path, "nats-server", 'stat -c "%%n %%u %%g %%a" "$3" >> %s\nexec %s "$@"' % (record, nats_server_binary()))
     return binary, record
 
 
@@ -305,7 +298,7 @@ def test_check_mode_on_a_host_without_nats_server_skips_validation_with_a_warnin
 @pytest.mark.parametrize("as_user", [False, True], ids=["as the caller", "as the service user"])
 def test_a_rejected_configuration_is_reported_in_full_with_the_live_files_name(run, tmp_path, as_user):
     # nats-server names the file it read: the candidate's name is replaced by the live one.
-    binary = _script(tmp_path / "nats-server", 'echo "nats-server: $3:4:1: unknown field \\"bogus\\"" >&2\nexit 1')
+    binary = script(tmp_path, "nats-server", 'echo "nats-server: $3:4:1: unknown field \\"bogus\\"" >&2\nexit 1')
     path = str(tmp_path / "nats-server.conf")
     extra = {"validate_as": _current_user()} if as_user else {}
     result = run(BASE, nats_server_binary=binary, **extra)
@@ -361,7 +354,7 @@ def test_a_new_binary_accepting_the_file_in_place_replaces_the_old_and_asks_for_
 
 def test_a_new_binary_rejecting_the_file_in_place_is_reported_and_left_aside(run, tmp_path, live_binary):
     run(BASE, nats_server_binary=live_binary)
-    candidate = _script(tmp_path / "nats-server.new", "echo 'nats-server: unknown field \"max_payload\"' >&2\nexit 1")
+    candidate = script(tmp_path, "nats-server.new", "echo 'nats-server: unknown field \"max_payload\"' >&2\nexit 1")
     result = run(BASE, nats_server_binary=live_binary, binary_candidate=candidate)
     assert result["failed"]
     assert result["msg"] == ('the new nats-server binary %s rejects the configuration %s, so it did not replace %s: '
@@ -416,7 +409,7 @@ def systemctl(tmp_path, monkeypatch):
     folder.mkdir()
 
     def reports(active):
-        _script(folder / "systemctl", 'case "$1" in is-active) exit %d;; *) exit 0;; esac' % (0 if active else 3))
+        script(folder, "systemctl", 'case "$1" in is-active) exit %d;; *) exit 0;; esac' % (0 if active else 3))
         monkeypatch.setenv("PATH", "%s:%s" % (folder, os.environ["PATH"]))
     return reports
 

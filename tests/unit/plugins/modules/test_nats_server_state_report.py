@@ -8,34 +8,19 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
-import subprocess
 import threading
 
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_runtime
 from ansible_collections.cmsgs.nats.plugins.modules import nats_server_state
-from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module
+from ansible_collections.cmsgs.nats.tests.unit.module_runner import HostCommands, run_module
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import free_port
 
 pytestmark = needs_nats_server
 
 STALE = "sha256:" + "0" * 64
-
-
-class _Runner:
-    """Enough of AnsibleModule for nats_runtime's helpers."""
-
-    @staticmethod
-    def run_command(argv):
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return done.returncode, done.stdout, done.stderr
-
-    @staticmethod
-    def get_bin_path(name, required=False):
-        return shutil.which(name)
 
 
 class MonitorPort:
@@ -75,8 +60,8 @@ def config(tmp_path):
     path = str(tmp_path / "nats-server.conf")
     with open(path, "w") as handle:
         handle.write('server_name: "state-1"\nlisten: "127.0.0.1:%d"\n' % free_port())
-    _rc, _message, digest = nats_runtime.check_file(_Runner(), nats_server_binary(), path)
-    version = nats_runtime.binary_version(_Runner(), nats_server_binary())
+    _rc, _message, digest = nats_runtime.check_file(HostCommands(), nats_server_binary(), path)
+    version = nats_runtime.binary_version(HostCommands(), nats_server_binary())
     assert digest and version
     return {"path": path, "digest": digest, "version": version}
 
