@@ -193,7 +193,7 @@ import pwd
 import grp
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import atomic_file
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_conf import (
@@ -278,9 +278,13 @@ def _validate(module, binary, path, text, secrets):
 
 
 def _keep_previous(path, old):
-    """Keep the configuration being replaced as <path>.previous, for a rollback."""
+    """Keep the configuration being replaced as <path>.previous, for a rollback.
+
+    Byte for byte: ``old`` came from :func:`_read`, whose surrogates stand for
+    the bytes of a file that is not UTF-8 (one edited in Latin-1, say).
+    """
     st = os.stat(path)
-    atomic_file.write_atomic(path + ".previous", old, st.st_mode & 0o7777, st.st_uid, st.st_gid)
+    atomic_file.write_atomic(path + ".previous", to_bytes(old, errors="surrogate_or_strict"), st.st_mode & 0o7777, st.st_uid, st.st_gid)
     return path + ".previous"
 
 
@@ -293,7 +297,13 @@ def _install_config(module, path, text, old, binary, secrets):
             module.warn("%s is not installed yet; the configuration was not validated" % binary)
         return None
     candidate = _validate(module, binary, path, text, secrets)
-    previous = _keep_previous(path, old) if old is not None else None
+    try:
+        previous = _keep_previous(path, old) if old is not None else None
+    except OSError as exc:
+        atomic_file.discard(candidate)
+        raise ValidationError(
+            "could not keep the configuration being replaced as %s.previous (%s); the live file %s was left as it is"
+            % (path, exc.strerror or exc, path)) from None
     atomic_file.commit(candidate, path)
     return previous
 

@@ -159,7 +159,7 @@ async def _check(publish_url, subscribe_urls, subject, payload, options, timeout
                 pass
 
 
-def run_check(publish_url, subscribe_urls, creds=None, ca=None, subject="_CMSGS.check", timeout=10.0):
+def run_check(publish_url, subscribe_urls, creds, ca, subject, timeout):
     """Publish once, wait for every subscriber; returns (subject, {url: ms}) or raises CheckError."""
     subject = "%s.%s" % (subject, uuid.uuid4().hex[:12])
     payload = ("cmsgs.nats check %s" % subject).encode()

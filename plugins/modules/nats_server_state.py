@@ -140,11 +140,15 @@ def main():
             rollback = (" The configuration it replaced is kept in %s: copy it back over %s and reload to roll back,"
                         " or fix the setting and run again (the next run restarts a server that runs something else"
                         " than the disk)." % (params["previous_path"], params["config_path"]))
+        server = " ".join(part for part in ("nats-server", state["server_name"]) if part)
+        if state["running"]:
+            server += " (version %s)" % (state["running_version"] or "unknown")
+            hint = "A reload of a setting nats-server cannot reload is refused although the signal succeeds."
+        else:
+            hint = "The service's journal says why it is not up."
         module.fail_json(
-            msg="nats-server %s (version %s) at %s does not run what is on disk: %s. A reload of a setting "
-                "nats-server cannot reload is refused although the signal succeeds.%s"
-                % (state["server_name"] or "", state["running_version"] or "unknown", params["monitor_url"],
-                   "; ".join(state["differences"]), rollback),
+            msg="%s at %s does not run what is on disk: %s. %s%s"
+                % (server, params["monitor_url"], "; ".join(state["differences"]), hint, rollback),
             **state)
     module.exit_json(changed=False, **state)
 

@@ -161,9 +161,16 @@ class NatsLink:
 
     async def _confirm_subscriptions(self):
         """Wait until the server has processed the subscriptions (PING/PONG after them)."""
-        await self._until_done(lambda: self.client.flush(timeout=2),
+        await self._until_done(self._round_trip_after_subscriptions,
                                "NATS did not confirm the subscriptions (%s); retrying in %.0f s")
         self._subscribed = True
+
+    async def _round_trip_after_subscriptions(self):
+        # nats-py writes a flush's PING straight to the socket, ahead of the
+        # SUBs still in its buffer, and sends the buffer after it: the first
+        # PONG proves nothing about them. The second PING follows them.
+        await self.client.flush(timeout=2)
+        await self.client.flush(timeout=2)
 
     async def _on_error(self, exc):
         # nats-py reports every failed attempt (one a second while the

@@ -247,6 +247,29 @@ def test_check_mode_reports_a_change_to_a_file_that_is_not_utf8(run, tmp_path):
     assert not result.get("failed") and result["changed"] and result["content_changed"] and result["restart_required"]
 
 
+def test_a_file_that_is_not_utf8_is_replaced_and_kept_byte_for_byte_as_the_previous(run, tmp_path):
+    latin1 = b"# \xe9dit\xe9 \xe0 la main\nlisten: 127.0.0.1:4222\n"
+    (tmp_path / "nats-server.conf").write_bytes(latin1)
+    result = run(BASE)
+    assert not result.get("failed") and result["changed"] and result["content_changed"]
+    assert 'server_name: "nats-1"' in _text(tmp_path)
+    assert (tmp_path / "nats-server.conf.previous").read_bytes() == latin1  # the rollback is the file as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nats-server.conf", "nats-server.conf.previous"]
+
+
+def test_a_previous_file_that_cannot_be_kept_leaves_the_live_file_and_no_candidate(run, tmp_path):
+    path = tmp_path / "nats-server.conf"
+    run(BASE)
+    before = path.read_bytes()
+    (tmp_path / "nats-server.conf.previous").mkdir()  # a folder where the kept copy would go
+    result = run({**BASE, "max_payload": 65536})
+    assert result["failed"] and result["msg"] == (
+        "could not keep the configuration being replaced as %s.previous (Is a directory); the live file %s was left as it is"
+        % (path, path))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nats-server.conf", "nats-server.conf.previous"]
+
+
 def test_a_watched_file_that_is_absent_is_recorded_as_absent(run, tmp_path):
     cert = tmp_path / "cert.pem"
     run(BASE, watch_files=[str(cert)])

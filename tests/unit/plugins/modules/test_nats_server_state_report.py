@@ -136,9 +136,9 @@ def test_a_server_that_does_not_answer_fails_without_a_name_or_version(capsys, m
     assert result["failed"] is True and result["running"] is False
     # Without previous_path there is no way back to name.
     assert result["msg"] == (
-        "nats-server  (version unknown) at %s does not run what is on disk: "
+        "nats-server at %s does not run what is on disk: "
         "the server does not answer on its monitoring port. "
-        "A reload of a setting nats-server cannot reload is refused although the signal succeeds." % url
+        "The service's journal says why it is not up." % url
     )
 
 
