@@ -104,8 +104,8 @@ def test_defaults_and_tidied_values(region, tmp_path):
             "nats_urls": " nats://a:4222  tls://b:4222,", "sys_creds_path": region.sys_creds,
             "primary_url": "https://ACS-X//", "log_level": "WARNING", "system_account_jwt_path": None}
     config = parse(data)
-    assert (config.store_dir, config.operator_jwt, config.listen_host) == (str(tmp_path), region.operator_token,
-                                                                          "127.0.0.1")
+    assert (config.store_dir, config.operator_jwt, config.listen_host) == (
+        str(tmp_path), region.operator_token, "127.0.0.1")
     assert config.nats_urls == ["nats://a:4222", "tls://b:4222"]
     assert config.primary_url == "https://ACS-X" and config.is_secondary
     assert config.log_level == "warning" and config.system_account_jwt_path == ""

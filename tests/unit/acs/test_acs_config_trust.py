@@ -140,8 +140,9 @@ def test_the_validation_header_is_the_nats_server_text():
 @pytest.mark.parametrize("extra, times, issues", [
     ({}, {"exp": NOW - 1}, ["claim is expired (exp %d is before now %d)" % (NOW - 1, NOW)]),
     ({}, {"nbf": NOW + 1}, ["claim is not yet valid (nbf %d is after now %d)" % (NOW + 1, NOW)]),
-    ({}, {"exp": NOW - 1, "nbf": NOW + 1}, ["claim is expired (exp %d is before now %d)" % (NOW - 1, NOW),
-                                             "claim is not yet valid (nbf %d is after now %d)" % (NOW + 1, NOW)]),
+    ({}, {"exp": NOW - 1, "nbf": NOW + 1}, [
+        "claim is expired (exp %d is before now %d)" % (NOW - 1, NOW),
+        "claim is not yet valid (nbf %d is after now %d)" % (NOW + 1, NOW)]),
     ({"signing_keys": ["OABC", {"key": "UXYZ"}]}, {},
      ["'OABC' is not a valid account signing key", "'UXYZ' is not a valid account signing key"]),
     ({"limits": ["conn"]}, {}, ["limits must be an object"]),

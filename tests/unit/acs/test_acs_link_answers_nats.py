@@ -192,15 +192,15 @@ def test_a_failed_claim_update_is_warned_counted_and_sent_again_on_reconnect(mon
 
     run(scenario())
     assert _records(caplog)[-1] == warned
-    assert [published[:2] for published in client.published] == [(nats_link.UPDATE_SUBJECT % account.public_key,
-                                                                   token)] * 2
+    assert [published[:2] for published in client.published] == [
+        (nats_link.UPDATE_SUBJECT % account.public_key, token)] * 2
     assert _metric_lines(service, "cmsgs_acs_notifications_total")[0] == \
         'cmsgs_acs_notifications_total{outcome="failed"} 1'
     assert client.subscriptions[4][1].unsubscribed
 
 
 def _stored(service, region, count):
-    accounts = [new_account() for _ in range(count)]
+    accounts = [new_account() for _turn in range(count)]
     tokens = [region.mint(account).encode("ascii") for account in accounts]
 
     async def store():
@@ -280,7 +280,7 @@ def test_a_pack_from_a_peer_is_asked_with_our_hash_merged_and_logged(monkeypatch
     service, link = _link(monkeypatch, region, tmp_path, client)
     (mine,), (my_token,) = _stored(service, region, 1)
     ours = service.store.pack_hash()
-    theirs = [new_account() for _ in range(3)]
+    theirs = [new_account() for _turn in range(3)]
     lines = [account.public_key.encode("ascii") + b"|" + region.mint(account).encode("ascii") for account in theirs]
     mine_line = mine.public_key.encode("ascii") + b"|" + my_token
     late = new_account()
@@ -341,7 +341,7 @@ def test_answers_to_claim_updates_carry_the_server_block_nsc_needs_and_data_or_e
         await link._on_peer_update(_msg(subject, b"junk", "_INBOX.b"))
 
     run(scenario())
-    answers = [(reply, json.loads(payload.decode("utf-8"))) for reply, payload, _ in client.published]
+    answers = [(reply, json.loads(payload.decode("utf-8"))) for reply, payload, _headers in client.published]
     for seq, (_reply, answer) in enumerate(answers, 1):
         server = answer.pop("server")
         moment = server.pop("time")
@@ -372,7 +372,7 @@ def test_a_push_over_nats_is_answered_for_the_account_its_jwt_names_even_when_re
     link.client = client
 
     run(link._on_push(_msg(nats_link.PUSH_SUBJECT, body, "_INBOX.nsc")))
-    (reply, payload, _), = client.published
+    (reply, payload, _headers), = client.published
     answer = json.loads(payload.decode("utf-8"))
     part = answer["data" if code == 200 else "error"]
     assert (reply, part["code"], part["account"]) == ("_INBOX.nsc", code,

@@ -116,8 +116,8 @@ def test_a_secondary_refuses_a_push_naming_the_primary(region, tmp_path, caplog)
     message = "this account server is a secondary; push to the primary at http://primary.example:9090"
     with caplog.at_level(logging.INFO, logger=PUSH_LOGGER):
         assert run(service.push(account.public_key, region.mint(account).encode())) == (405, message)
-    assert _push_lines(caplog) == ["push account=%s result=refused status=405 reason=%s" % (account.public_key,
-                                                                                              message)]
+    assert _push_lines(caplog) == [
+        "push account=%s result=refused status=405 reason=%s" % (account.public_key, message)]
     assert 'cmsgs_acs_pushes_total{result="refused"} 1' in _metrics(service)
 
 
@@ -129,8 +129,8 @@ def test_a_body_of_exactly_max_body_bytes_is_taken_and_one_byte_more_is_413(regi
     message = "the body is larger than max_body_bytes (1024 bytes); an account JWT is a few kilobytes"
     with caplog.at_level(logging.INFO, logger=PUSH_LOGGER):
         assert run(service.push(account.public_key, body + b"\n")) == (413, message)
-    assert _push_lines(caplog) == ["push account=%s result=refused status=413 reason=%s" % (account.public_key,
-                                                                                              message)]
+    assert _push_lines(caplog) == [
+        "push account=%s result=refused status=413 reason=%s" % (account.public_key, message)]
 
 
 def test_an_older_push_is_409_naming_both_issue_times_and_the_stored_jti(region, tmp_path):
@@ -178,8 +178,8 @@ def test_the_push_log_shows_a_validation_refusal_on_one_line(region, tmp_path, c
     ("x" * 80, "x" * 64),
     ("SA" + "B" * 56, "[seed]"),
 ])
-def test_the_push_log_shows_a_path_account_cut_to_64_characters_and_seeds_hidden(region, tmp_path, caplog,
-                                                                                   path, shown):
+def test_the_push_log_shows_a_path_account_cut_to_64_characters_and_seeds_hidden(
+        region, tmp_path, caplog, path, shown):
     account = new_account()
     service = make_service(region, tmp_path / "store")
     with caplog.at_level(logging.INFO, logger=PUSH_LOGGER):
