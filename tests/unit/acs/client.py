@@ -54,3 +54,17 @@ def snapshot(directory) -> dict:
         with open(path, "rb") as handle:
             result[name] = (handle.read(), info.st_mode, info.st_mtime_ns)
     return result
+
+
+# Kept before any test replaces asyncio.sleep (the NATS link tests skip its back-off).
+_sleep = asyncio.sleep
+
+
+async def until(condition, seconds: float = 5.0):
+    """Wait, polling every millisecond, until condition() is true; fail after `seconds`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await _sleep(0.001)

@@ -24,7 +24,7 @@ import types
 
 import pytest
 
-from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now, use_source_tree
 
 use_source_tree()
@@ -102,15 +102,6 @@ def _link(monkeypatch, region, tmp_path, client):
     return service, service.nats
 
 
-async def _until(condition, seconds=5.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.001)
-
-
 def _records(caplog):
     return [(record.levelname, record.getMessage()) for record in caplog.records if record.name == "cmsgs_acs.nats"]
 
@@ -157,9 +148,9 @@ def test_a_claim_update_is_published_with_an_inbox_and_the_replies_are_counted_i
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await service.push(account.public_key, token)
-        await _until(lambda: line in _records(caplog))
+        await until(lambda: line in _records(caplog))
         await link.stop()
 
     run(scenario())
@@ -182,12 +173,12 @@ def test_a_failed_claim_update_is_warned_counted_and_sent_again_on_reconnect(mon
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await service.push(account.public_key, token)
-        await _until(lambda: warned in _records(caplog))
+        await until(lambda: warned in _records(caplog))
         client.flush_error = None
         await link._on_reconnected()
-        await _until(lambda: len(client.published) == 2)
+        await until(lambda: len(client.published) == 2)
         await link.stop()
 
     run(scenario())

@@ -26,7 +26,7 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now, use_source_tree
 
 use_source_tree()
@@ -101,15 +101,6 @@ def _service_and_link(region, tmp_path, sync_interval=3600, ca_path=""):
     return service, service.nats
 
 
-async def _until(condition, seconds=5.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached")
-        await _real_sleep(0.001)
-
-
 def _msg(subject, data, reply=""):
     return types.SimpleNamespace(subject=subject, data=data, reply=reply)
 
@@ -139,7 +130,7 @@ def test_connects_as_cmsgs_acs_with_the_sys_user_reconnecting_every_second_forev
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await link.stop()
 
     run(scenario())
@@ -163,7 +154,7 @@ def test_a_ca_bundle_is_the_one_trust_anchor_of_the_tls_connection(monkeypatch, 
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await link.stop()
 
     run(scenario())
@@ -192,7 +183,7 @@ def test_an_error_without_text_is_named_by_its_class_in_the_retry_warnings(monke
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await link.stop()
 
     run(scenario())
@@ -210,7 +201,7 @@ def test_a_repeated_nats_error_is_warned_at_most_once_a_minute(monkeypatch, capl
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         caplog.clear()
         for moment, exc in [(1000.0, OSError("refused")), (1059.5, OSError("refused")), (1060.0, OSError("refused")),
                             (1061.0, TimeoutError()), (1062.0, TimeoutError())]:
@@ -232,7 +223,7 @@ def test_a_lost_connection_is_warned_and_http_keeps_serving(monkeypatch, caplog,
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         caplog.clear()
         await options["disconnected_cb"]()
         await link.stop()
@@ -253,7 +244,7 @@ def test_accounts_pushed_while_nats_was_away_are_notified_on_reconnect(
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         client.is_connected = False
         status = (await service.push(account.public_key, token.encode("ascii")))[0]
         # Changed while away, but no longer in the store when NATS is back.
@@ -262,7 +253,7 @@ def test_accounts_pushed_while_nats_was_away_are_notified_on_reconnect(
         caplog.clear()
         client.is_connected = True
         await options["reconnected_cb"]()
-        await _until(lambda: client.published)
+        await until(lambda: client.published)
         await link.stop()
         return status, deferred
 
@@ -301,9 +292,9 @@ def test_a_push_while_connected_is_published_as_a_claim_update_at_once(monkeypat
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await service.push(account.public_key, token)
-        await _until(lambda: client.published)
+        await until(lambda: client.published)
         await link.stop()
 
     run(scenario())
@@ -320,7 +311,7 @@ def test_a_failed_pack_request_of_the_sync_loop_is_warned_and_the_loop_goes_on(m
 
     async def scenario():
         link.start()
-        await _until(lambda: _records(caplog).count(warned) >= 2)
+        await until(lambda: _records(caplog).count(warned) >= 2)
         await link.stop()
 
     run(scenario())
@@ -345,7 +336,7 @@ def test_a_peer_update_is_stored_and_answered_as_nats_server_answers(monkeypatch
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         on_update = client.callbacks[nats_link.UPDATE_WILDCARD]
         await on_update(_msg(subject, token, "_INBOX.peer.1"))
         await on_update(_msg(subject, token, "_INBOX.peer.2"))
@@ -376,7 +367,7 @@ def test_a_peer_update_without_reply_inbox_is_stored_silently(monkeypatch, regio
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await client.callbacks[nats_link.UPDATE_WILDCARD](_msg(nats_link.UPDATE_SUBJECT % account.public_key, token))
         await link.stop()
 
@@ -396,7 +387,7 @@ def test_a_push_over_nats_is_stored_and_answered_with_the_http_status(monkeypatc
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         on_push = client.callbacks[nats_link.PUSH_SUBJECT]
         for number, body in enumerate((token, older, b"not a jwt at all"), 1):
             await on_push(_msg(nats_link.PUSH_SUBJECT, body, "_INBOX.nsc.%d" % number))
@@ -427,7 +418,7 @@ def test_a_push_over_nats_without_reply_inbox_is_stored_unanswered(monkeypatch, 
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await client.callbacks[nats_link.PUSH_SUBJECT](_msg(nats_link.PUSH_SUBJECT, token))
         await link.stop()
 
@@ -444,7 +435,7 @@ def test_stop_before_start_returns_and_a_closed_client_is_not_closed_again(monke
     async def scenario():
         await link.stop()
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await link.stop()
         await link.stop()
 
@@ -462,7 +453,7 @@ def test_lookups_and_pack_requests_from_the_servers_are_answered_from_the_store(
     async def scenario():
         assert await service.merge(account.public_key, token, "test") == "stored"
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         await client.callbacks[nats_link.LOOKUP_WILDCARD](
             _msg(nats_link.LOOKUP_SUBJECT % account.public_key, b"", "_INBOX.server.1"))
         await client.callbacks[nats_link.PACK_SUBJECT](_msg(nats_link.PACK_SUBJECT, b"", "_INBOX.server.2"))
