@@ -108,7 +108,7 @@ def nats_server_binary_facts(path):
                                     check=False).stdout
         except (OSError, subprocess.SubprocessError):
             output = ""
-        match = _VERSION_RE.search(output or "")
+        match = _VERSION_RE.search(output)
         _BINARY_FACTS[key] = {"path": path, "sha1": digest.hexdigest(), "version": match.group(0) if match else ""}
     return dict(_BINARY_FACTS[key])
 

@@ -67,7 +67,7 @@ _NODE_RE = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:/\[\]]+))(?::(?P<port
 def _node_url(text):
     """nats://host:port for a managed node; a URL, or what is neither host nor address, as given
     (the preflight then names it)."""
-    if "://" not in text and text.count(":") > 1 and _is_ipv6(text):
+    if _is_ipv6(text):
         text = "[%s]" % text  # a bare IPv6 address: its colons are not a port
     match = _NODE_RE.match(text)
     if match is None or (match.group("v6") is not None and not _is_ipv6(match.group("v6"))):

@@ -99,10 +99,11 @@ def compare(varz, file_digest, file_mtime, version):
                 "version_matches": False, "config_matches": False,
                 "differences": ["the server does not answer on its monitoring port"]}
     differences = []
-    running_version = varz.get("version")
+    running_version = varz.get("version") or None
     version_matches = version is None or running_version == version
     if not version_matches:
-        differences.append("it runs version %s, the binary on disk is %s" % (running_version, version))
+        running = "version %s" % running_version if running_version else "a version its /varz does not name"
+        differences.append("it runs %s, the binary on disk is %s" % (running, version))
     running_digest = varz.get("config_digest") or None
     if running_digest and file_digest:
         method = "digest"

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +28,8 @@ import pytest
 import uvloop
 
 from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service
+from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import Pki
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import acs_config, new_account, now, write_config
 
 from cmsgs_acs import __version__, cli  # noqa: E402  (client puts the source tree first)
@@ -379,4 +385,145 @@ def test_with_nats_away_http_still_serves_and_the_link_says_it_retries(region, c
     warnings = [message for level, _name, message in log if level == "WARNING"]
     assert warnings[0] == ("NATS: ConnectionRefusedError: [Errno 111] Connection refused "
                            "(HTTP keeps serving; retrying every second)")
+    assert log[-1] == ("INFO", "cmsgs_acs", "stopping")
+
+
+def _listen_backlog(port) -> int:
+    """The accept queue length the kernel keeps for the listening socket on port
+    (ss prints it as Send-Q of a LISTEN socket)."""
+    out = subprocess.run(["ss", "-ltnH", "sport = :%d" % port], check=True, capture_output=True, text=True).stdout
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    assert len(rows) == 1, out
+    return int(rows[0][2])
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed")
+def test_the_listen_queue_holds_a_burst_of_1024_connections(region, capsys, tmp_path, process_state):
+    # Every nats-server of a cluster fetches its accounts at the same moment after a
+    # restart: a short accept queue would refuse some of them.
+    with open("/proc/sys/net/core/somaxconn") as handle:
+        kernel_cap = int(handle.read())
+    port = _free_port()
+    config = acs_config(region, tmp_path / "store", port=port)
+    backlog = _serve(["--config", write_config(tmp_path / "acs.json", config)], port, lambda: _listen_backlog(port))
+    assert backlog == min(1024, kernel_cap)
+
+
+def test_serve_writes_no_access_log_line_whatever_the_logging_set_up(region, tmp_path, process_state):
+    # A request line could carry whatever a client put in the path, and nats-server
+    # fetches often: serve() itself turns the access log off, not only main()'s levels.
+    records = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append
+    access = logging.getLogger("aiohttp.access")
+    level = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.DEBUG)
+    port = _free_port()
+    service = make_service(region, tmp_path / "store", port=port)
+
+    async def scenario():
+        served = asyncio.ensure_future(cli.serve(service))
+        loop = asyncio.get_running_loop()
+        for _attempt in range(500):
+            if await loop.run_in_executor(None, _listens_on, "127.0.0.1", port):
+                break
+            await asyncio.sleep(0.01)
+        answer = await loop.run_in_executor(None, _get, port, "/jwt/v1/accounts/secret-in-the-path")
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(served, 10)
+        return answer
+
+    try:
+        answer = asyncio.run(scenario())
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+    assert answer[0] == 404
+    assert [record.getMessage() for record in records] == []
+
+
+def _start_tls_operator_server(binary, directory, region, pki):
+    """A real nats-server in operator mode that takes TLS clients only, SYS preloaded."""
+    cert, key, _cert, _key = pki.leaf("nats")
+    with open(region.sys_jwt_path) as handle:
+        sys_token = handle.read().strip()
+    port = _free_port()
+    config = {
+        "listen": "127.0.0.1:%d" % port,
+        "operator": region.operator_jwt_path,
+        "system_account": region.sys_pub,
+        "resolver": "MEMORY",
+        "resolver_preload": {region.sys_pub: sys_token},
+        "tls": {"cert_file": cert, "key_file": key},
+    }
+    config_path = os.path.join(str(directory), "nats.conf")
+    log_path = os.path.join(str(directory), "nats.log")
+    with open(config_path, "w") as handle:
+        json.dump(config, handle)
+    process = subprocess.Popen([binary, "-c", config_path, "-l", log_path])
+    for _attempt in range(400):
+        text = open(log_path).read() if os.path.exists(log_path) else ""
+        if "Server is ready" in text:
+            return process, "tls://127.0.0.1:%d" % port
+        assert process.poll() is None, text
+        time.sleep(0.025)
+    process.kill()
+    raise AssertionError("nats-server did not start")
+
+
+async def _watch_pack_requests(url, region, pki, acs_port, seconds):
+    """Connect as a SYS user, wait until the ACS says it is on NATS, then count its
+    pack requests for `seconds`, answering each as a peer in sync does."""
+    import nats  # pylint: disable=import-outside-toplevel
+
+    requests = []
+
+    async def seen(msg):
+        requests.append(msg.subject)
+        await msg.respond(b"")  # a peer whose store is the same: the request ends at once
+
+    client = await nats.connect(url, user_credentials=region.sys_creds, tls=ssl.create_default_context(cafile=pki.ca_path))
+    try:
+        await client.subscribe("$SYS.REQ.CLAIMS.PACK", cb=seen)
+        await client.flush()
+        loop = asyncio.get_running_loop()
+        connected = None
+        for _attempt in range(300):
+            status, metrics = await loop.run_in_executor(None, _get, acs_port, "/metrics")
+            connected = re.search(r"^cmsgs_acs_nats_connected (\S+)$", metrics, re.M).group(1)
+            if connected == "1":
+                break
+            await asyncio.sleep(0.1)
+        requests.clear()
+        await asyncio.sleep(seconds)
+        return status, connected, len(requests)
+    finally:
+        await client.close()
+
+
+@needs_nats_server
+def test_the_link_uses_the_sys_creds_the_ca_and_the_sync_interval_it_is_given(region, capsys, tmp_path, process_state):
+    # The server takes TLS clients of REGION1 only: the link connects only with the
+    # configured SYS creds and the configured CA, and asks its peers for their packs
+    # every sync_interval_seconds (0.25 s here: at least 4 requests in 1.5 s).
+    pki = Pki(tmp_path)
+    server, url = _start_tls_operator_server(nats_server_binary(), tmp_path, region, pki)
+    try:
+        port = _free_port()
+        config = acs_config(region, tmp_path / "store", port=port, nats_urls=[url], nats_tls_ca_path=pki.ca_path,
+                            sync_interval_seconds=0.25)
+        status, connected, pack_requests = _serve(
+            ["--config", write_config(tmp_path / "acs.json", config)], port,
+            lambda: asyncio.run(_watch_pack_requests(url, region, pki, port, 1.5)))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert (status, connected) == (200, "1")
+    assert pack_requests >= 4
+    # The service's own lines (asyncio's ssl warnings come from the test's client).
+    log = [match.groups() for match in map(LINE.match, capsys.readouterr().err.splitlines()) if match]
+    assert ("INFO", "cmsgs_acs.nats", "connected to NATS at 127.0.0.1:%s" % url.rsplit(":", 1)[1]) in log
+    # A clean stop closes the link without a warning about a lost connection.
+    assert [entry for entry in log if entry[0] == "WARNING"] == []
     assert log[-1] == ("INFO", "cmsgs_acs", "stopping")

@@ -5,6 +5,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import acs_config, use_source_tree
@@ -150,3 +155,26 @@ def test_load_names_the_file_in_every_message(region, tmp_path):
 def test_the_listen_host_is_kept_or_defaults_to_loopback(region, tmp_path, extra, host):
     config = parse(dict({"store_dir": str(tmp_path), "operator_jwt": region.operator_token}, **extra))
     assert config.listen_host == host and config.listen_port == 9090
+
+
+LOAD_UNDER_ASCII_LOCALE = """
+import json, sys
+from ansible_collections.cmsgs.nats.tests.unit.acs.region import use_source_tree
+use_source_tree()
+from cmsgs_acs.config import load
+print(json.dumps(load(sys.argv[1]).store_dir))
+"""
+
+
+def test_the_file_is_read_as_utf_8_under_a_c_locale(region, tmp_path):
+    # systemd starts services with LANG unset (the C locale): a store folder named
+    # in UTF-8 must read the same there as in the UTF-8 shell that wrote the file.
+    store_dir = str(tmp_path / "comptes-région")
+    path = tmp_path / "acs.json"
+    path.write_bytes(json.dumps(acs_config(region, store_dir), ensure_ascii=False).encode("utf-8"))
+    env = dict(os.environ, LC_ALL="C", LANG="C", PYTHONCOERCECLOCALE="0", PYTHONUTF8="0",
+               PYTHONPATH=os.pathsep.join(os.path.abspath(entry) for entry in sys.path if entry))
+    result = subprocess.run([sys.executable, "-X", "utf8=0", "-c", LOAD_UNDER_ASCII_LOCALE, str(path)],
+                            capture_output=True, text=True, env=env, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout) == store_dir == load(str(path)).store_dir

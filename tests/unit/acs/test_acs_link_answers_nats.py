@@ -26,68 +26,17 @@ import pytest
 
 from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now, use_source_tree
+from ansible_collections.cmsgs.nats.tests.unit.acs.scripted_nats import URL, ScriptedNats
 
 use_source_tree()
 
 from cmsgs_acs import nats_link  # noqa: E402
 from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError as NatsTimeout  # noqa: E402
 
-URL = "nats://127.0.0.1:4222"
 
-
-class Subscription:
-    def __init__(self, fail=False):
-        self.fail = fail
-        self.unsubscribed = False
-
-    async def unsubscribe(self):
-        self.unsubscribed = True
-        if self.fail:
-            raise ConnectionClosedError()
-
-
-class ReplyingNats:
-    """A connected client; a publish with a reply inbox is answered with replies[subject]."""
-
-    def __init__(self, replies=None, unsubscribe_fails=False):
-        self.is_connected = True
-        self.is_closed = False
-        self.connected_url = None
-        self.callbacks = {}
-        self.subscriptions = []
-        self.published = []
-        self.requests = []
-        self.replies = replies or {}
-        self.request_answer = None
-        self.flush_error = None
-        self.unsubscribe_fails = unsubscribe_fails
-
-    async def subscribe(self, subject, queue="", cb=None):
-        self.callbacks[subject] = cb
-        subscription = Subscription(self.unsubscribe_fails and subject.startswith("_INBOX."))
-        self.subscriptions.append((subject, subscription))
-        return subscription
-
-    async def publish(self, subject, payload=b"", reply=""):
-        self.published.append((subject, payload, reply))
-        for data in self.replies.get(subject, []):
-            await self.callbacks[reply](types.SimpleNamespace(subject=reply, data=data, reply=""))
-
-    async def flush(self, timeout=2):
-        if self.flush_error is not None and self.published:
-            raise self.flush_error
-
-    async def request(self, subject, payload=b"", timeout=0.5):
-        self.requests.append((subject, payload, timeout))
-        if isinstance(self.request_answer, Exception):
-            raise self.request_answer
-        return types.SimpleNamespace(data=self.request_answer)
-
-    def new_inbox(self):
-        return "_INBOX.link.%d" % (len(self.subscriptions) + 1)
-
-    async def close(self):
-        self.is_closed = True
+def _scripted_nats(replies=None, unsubscribe_fails=False):
+    """The scripted client as these tests use it: no server URL, and inboxes named after their subscription."""
+    return ScriptedNats(None, replies, unsubscribe_fails=unsubscribe_fails, inboxes_by_subscription=True)
 
 
 def _link(monkeypatch, region, tmp_path, client):
@@ -142,7 +91,7 @@ def test_a_claim_update_is_published_with_an_inbox_and_the_replies_are_counted_i
     account = new_account()
     token = region.mint(account).encode("ascii")
     subject = nats_link.UPDATE_SUBJECT % account.public_key
-    client = ReplyingNats({subject: replies}, unsubscribe_fails=unsubscribe_fails)
+    client = _scripted_nats({subject: replies}, unsubscribe_fails=unsubscribe_fails)
     service, link = _link(monkeypatch, region, tmp_path, client)
     line = ("INFO", "account %s: update %s" % (account.public_key, summary))
 
@@ -162,31 +111,33 @@ def test_a_claim_update_is_published_with_an_inbox_and_the_replies_are_counted_i
     assert _metric_lines(service, "cmsgs_acs_notification_acks_total") == acknowledgements
 
 
-def test_a_failed_claim_update_is_warned_counted_and_sent_again_on_reconnect(monkeypatch, caplog, region, tmp_path):
-    account = new_account()
-    token = region.mint(account).encode("ascii")
-    client = ReplyingNats()
+def test_failed_claim_updates_are_warned_counted_and_sent_again_on_reconnect(monkeypatch, caplog, region, tmp_path):
+    accounts = [new_account(), new_account()]
+    tokens = [region.mint(account).encode("ascii") for account in accounts]
+    client = _scripted_nats()
     client.flush_error = ConnectionClosedError()
     service, link = _link(monkeypatch, region, tmp_path, client)
-    warned = ("WARNING", "account %s: notification failed (nats: connection closed); will retry on reconnect"
-              % account.public_key)
+    warned = [("WARNING", "account %s: notification failed (nats: connection closed); will retry on reconnect"
+               % account.public_key) for account in accounts]
 
     async def scenario():
         link.start()
         await until(lambda: link.connected)
-        await service.push(account.public_key, token)
-        await until(lambda: warned in _records(caplog))
+        for account, token in zip(accounts, tokens):
+            await service.push(account.public_key, token)
+        await until(lambda: all(line in _records(caplog) for line in warned))
         client.flush_error = None
         await link._on_reconnected()
-        await until(lambda: len(client.published) == 2)
+        await until(lambda: len(client.published) == 4)
         await link.stop()
 
     run(scenario())
-    assert _records(caplog)[-1] == warned
-    assert [published[:2] for published in client.published] == [
-        (nats_link.UPDATE_SUBJECT % account.public_key, token)] * 2
-    assert _metric_lines(service, "cmsgs_acs_notifications_total")[0] == \
-        'cmsgs_acs_notifications_total{outcome="failed"} 1'
+    assert sorted(_records(caplog)[-2:]) == sorted(warned)
+    assert sorted(published[:2] for published in client.published) == sorted(
+        [(nats_link.UPDATE_SUBJECT % account.public_key, token) for account, token in zip(accounts, tokens)] * 2)
+    # Each notification is counted once, as it failed and as it was sent again.
+    assert _metric_lines(service, "cmsgs_acs_notifications_total") == [
+        'cmsgs_acs_notifications_total{outcome="failed"} 2', 'cmsgs_acs_notifications_total{outcome="sent"} 2']
     assert client.subscriptions[4][1].unsubscribed
 
 
@@ -204,7 +155,7 @@ def _stored(service, region, count):
 
 def test_a_pack_request_is_answered_by_the_store_hash_unless_it_matches_and_never_without_inbox(
         monkeypatch, region, tmp_path):
-    client = ReplyingNats()
+    client = _scripted_nats()
     service, link = _link(monkeypatch, region, tmp_path, client)
     accounts, tokens = _stored(service, region, 2)
     lines = sorted(account.public_key.encode("ascii") + b"|" + token for account, token in zip(accounts, tokens))
@@ -223,7 +174,7 @@ def test_a_pack_request_is_answered_by_the_store_hash_unless_it_matches_and_neve
 
 
 def test_a_lookup_is_answered_only_with_a_reply_inbox_and_only_for_a_known_account(monkeypatch, region, tmp_path):
-    client = ReplyingNats()
+    client = _scripted_nats()
     service, link = _link(monkeypatch, region, tmp_path, client)
     accounts, tokens = _stored(service, region, 1)
     link.client = client
@@ -253,7 +204,7 @@ def test_a_lookup_over_nats_gives_a_checked_jwt_of_that_account_or_nothing(
     caplog.set_level(logging.DEBUG, "cmsgs_acs.nats")
     account = new_account()
     token = region.mint(account).encode("ascii")
-    client = ReplyingNats()
+    client = _scripted_nats()
     client.request_answer = {"good": token + b"\n", "foreign": foreign_region.mint(account).encode("ascii"),
                              "other account": region.mint(new_account()).encode("ascii")}.get(answer, answer)
     _service, link = _link(monkeypatch, region, tmp_path, client)
@@ -267,7 +218,7 @@ def test_a_lookup_over_nats_gives_a_checked_jwt_of_that_account_or_nothing(
 
 def test_a_pack_from_a_peer_is_asked_with_our_hash_merged_and_logged(monkeypatch, caplog, region, tmp_path):
     caplog.set_level(logging.INFO, "cmsgs_acs.nats")
-    client = ReplyingNats()
+    client = _scripted_nats()
     service, link = _link(monkeypatch, region, tmp_path, client)
     (mine,), (my_token,) = _stored(service, region, 1)
     ours = service.store.pack_hash()
@@ -285,6 +236,11 @@ def test_a_pack_from_a_peer_is_asked_with_our_hash_merged_and_logged(monkeypatch
     assert client.subscriptions[0][1].unsubscribed
     assert sorted(pub for pub in service.store.entries) == sorted(a.public_key for a in theirs + [mine])
     assert _records(caplog) == [("INFO", "pack over NATS: stored 3, unchanged 1")]
+    # /metrics names where the JWTs came from.
+    assert _metric_lines(service, "cmsgs_acs_merges_total") == [
+        'cmsgs_acs_merges_total{source="nats-pack",result="stored"} 3',
+        'cmsgs_acs_merges_total{source="nats-pack",result="unchanged"} 1',
+        'cmsgs_acs_merges_total{source="test",result="stored"} 1']  # the account stored first, by the test
 
 
 @pytest.mark.parametrize("messages, counts", [
@@ -296,7 +252,7 @@ def test_a_pack_from_a_peer_is_asked_with_our_hash_merged_and_logged(monkeypatch
 def test_a_pack_without_news_merges_nothing_and_logs_nothing(
         monkeypatch, caplog, region, tmp_path, messages, counts, unsubscribe_fails):
     caplog.set_level(logging.INFO, "cmsgs_acs.nats")
-    client = ReplyingNats(unsubscribe_fails=unsubscribe_fails)
+    client = _scripted_nats(unsubscribe_fails=unsubscribe_fails)
     service, link = _link(monkeypatch, region, tmp_path, client)
     (mine,), (my_token,) = _stored(service, region, 1)
     mine_line = mine.public_key.encode("ascii") + b"|" + my_token
@@ -320,7 +276,7 @@ def tokyo_clock(monkeypatch):
 
 def test_answers_to_claim_updates_carry_the_server_block_nsc_needs_and_data_or_error(
         monkeypatch, region, tmp_path, tokyo_clock):
-    client = ReplyingNats()
+    client = _scripted_nats()
     service, link = _link(monkeypatch, region, tmp_path, client)
     account = new_account()
     token = region.mint(account).encode("ascii")
@@ -355,7 +311,7 @@ def test_answers_to_claim_updates_carry_the_server_block_nsc_needs_and_data_or_e
 ])
 def test_a_push_over_nats_is_answered_for_the_account_its_jwt_names_even_when_refused(
         monkeypatch, region, tmp_path, body, account, code, text):
-    client = ReplyingNats()
+    client = _scripted_nats()
     _service, link = _link(monkeypatch, region, tmp_path, client)
     pushed = new_account()
     body = {"expired": region.mint(pushed, issued_at=now() - 7200, expires=now() - 3600).encode("ascii"),

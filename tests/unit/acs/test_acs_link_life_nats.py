@@ -22,60 +22,18 @@ import socket
 import ssl
 import subprocess
 import types
-import urllib.parse
 
 import pytest
 
 from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now, use_source_tree
+from ansible_collections.cmsgs.nats.tests.unit.acs.scripted_nats import URL, ScriptedNats
 
 use_source_tree()
 
 from cmsgs_acs import __version__, nats_link  # noqa: E402
-from nats.errors import ConnectionClosedError  # noqa: E402
 
-URL = "nats://127.0.0.1:4222"
 _real_sleep = asyncio.sleep
-
-
-class Subscription:
-    async def unsubscribe(self):
-        pass
-
-
-class ScriptedNats:
-    """A connected client: records subscriptions (with their callbacks) and publishes."""
-
-    def __init__(self, url=URL):
-        self.is_connected = True
-        self.is_closed = False
-        self.closes = 0
-        self.connected_url = urllib.parse.urlparse(url) if url else None
-        self.callbacks = {}
-        self.queues = {}
-        self.published = []
-        self.refuse = set()  # subjects whose publish fails as on a closed connection
-        self._inboxes = 0
-
-    async def subscribe(self, subject, queue="", cb=None):
-        self.callbacks[subject], self.queues[subject] = cb, queue
-        return Subscription()
-
-    async def publish(self, subject, payload=b"", reply=""):
-        if subject in self.refuse:
-            raise ConnectionClosedError()
-        self.published.append((subject, payload, reply))
-
-    async def flush(self, timeout=2):
-        pass
-
-    def new_inbox(self):
-        self._inboxes += 1
-        return "_INBOX.test.%d" % self._inboxes
-
-    async def close(self):
-        self.closes += 1
-        self.is_closed = True
 
 
 def _connect_with(monkeypatch, *results):
@@ -99,6 +57,15 @@ def _service_and_link(region, tmp_path, sync_interval=3600, ca_path=""):
     service.nats = nats_link.NatsLink(service, service.config.nats_urls, service.config.sys_creds_path,
                                       sync_interval, ca_path)
     return service, service.nats
+
+
+def _client_link_and_token(monkeypatch, region, tmp_path):
+    """A scripted client for nats.connect, the service and its link, and a new account with a JWT of its own."""
+    client = ScriptedNats()
+    _connect_with(monkeypatch, client)
+    service, link = _service_and_link(region, tmp_path)
+    account = new_account()
+    return client, service, link, account, region.mint(account).encode("ascii")
 
 
 def _msg(subject, data, reply=""):
@@ -284,11 +251,7 @@ def test_a_push_while_disconnected_is_deferred_with_a_warning(monkeypatch, caplo
 
 
 def test_a_push_while_connected_is_published_as_a_claim_update_at_once(monkeypatch, region, tmp_path):
-    client = ScriptedNats()
-    _connect_with(monkeypatch, client)
-    service, link = _service_and_link(region, tmp_path)
-    account = new_account()
-    token = region.mint(account).encode("ascii")
+    client, service, link, account, token = _client_link_and_token(monkeypatch, region, tmp_path)
 
     async def scenario():
         link.start()
@@ -359,11 +322,7 @@ def test_a_peer_update_is_stored_and_answered_as_nats_server_answers(monkeypatch
 
 
 def test_a_peer_update_without_reply_inbox_is_stored_silently(monkeypatch, region, tmp_path):
-    client = ScriptedNats()
-    _connect_with(monkeypatch, client)
-    service, link = _service_and_link(region, tmp_path)
-    account = new_account()
-    token = region.mint(account).encode("ascii")
+    client, service, link, account, token = _client_link_and_token(monkeypatch, region, tmp_path)
 
     async def scenario():
         link.start()

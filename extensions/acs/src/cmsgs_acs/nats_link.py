@@ -86,6 +86,8 @@ class NatsLink:
         # unanswered although the socket is up. nats-py resubscribes by
         # itself after a reconnect.
         self._subscribed = False
+        # Set by stop(): the connection it closes is not a loss to warn about.
+        self._stopping = False
         self._seq = 0
         self._last_error, self._last_error_at = None, 0.0
         self._id = "%s-%s-%d" % (SERVER_NAME, socket.gethostname(), os.getpid())
@@ -99,6 +101,7 @@ class NatsLink:
         self._runner = asyncio.ensure_future(self._run())
 
     async def stop(self):
+        self._stopping = True
         if self._runner is not None:
             self._runner.cancel()
         for task in list(self._tasks):
@@ -184,6 +187,8 @@ class NatsLink:
         LOG.warning("NATS: %s (HTTP keeps serving; retrying every second)", message)
 
     async def _on_disconnected(self):
+        if self._stopping:
+            return
         LOG.warning("disconnected from NATS; reconnecting, HTTP keeps serving")
 
     async def _on_reconnected(self):

@@ -117,6 +117,16 @@ def _issued(kind, name, subject, signer, **nats):
     return nats_jwt.decode(nats_jwt.sign_claims(claims, PAIRS[signer], issued_at=1700000000))
 
 
+def test_an_account_signing_key_vouches_for_a_user_only_when_the_user_names_the_account():
+    # nats-server takes a user signed by an account signing key only with issuer_account set to
+    # that account, and only when the key is one of that account's signing keys.
+    app = _issued("account", "APP", "app_account", "operator", signing_keys=[PUB["app_signing"]])
+    named = _issued("user", "app", "app_user", "app_signing", issuer_account=PUB["app_account"])
+    unnamed = _issued("user", "app", "app_user", "app_signing")
+    other_key = _issued("user", "app", "app_user", "sys_account", issuer_account=PUB["app_account"])
+    assert [nats_jwt.signed_by(user, app) for user in (named, unnamed, other_key)] == [True, False, False]
+
+
 def test_a_strict_operator_vouches_only_for_accounts_its_signing_keys_signed():
     strict = _issued("operator", "STRICT", "operator", "operator",
                      signing_keys=[PUB["operator_signing"]], strict_signing_key_usage=True)

@@ -148,3 +148,15 @@ def test_the_file_is_checked_as_the_service_user(capsys, monkeypatch, config):
     assert result["failed"] is True
     assert result["msg"] == ("user cmsgs-no-such-user does not exist; "
                              "it is needed to check the configuration as the server would read it")
+
+
+def test_a_server_whose_varz_names_no_version_is_said_to_run_an_unknown_one(capsys, monkeypatch, config, monitor):
+    # A monitoring proxy that strips fields, or a build without a version string.
+    answer = varz(config, digest=STALE)
+    answer["version"] = ""
+    port = monitor(answer)
+    result = run(capsys, monkeypatch, config, monitor_url=port.url, wait_seconds=0)
+    assert result["failed"] is True and result["running_version"] is None
+    assert result["msg"].startswith(
+        "nats-server state-1 (version unknown) at %s does not run what is on disk: "
+        "it runs a version its /varz does not name, the binary on disk is %s; " % (port.url, config["version"]))

@@ -203,6 +203,13 @@ def test_the_host_s_etc_login_defs_decides_who_is_a_person(accounts, capsys, mon
     assert accounts["commands"] == []
 
 
+def test_a_login_defs_byte_that_is_not_utf_8_neither_hides_uid_min_nor_fails(tmp_path):
+    # Older hosts keep Latin-1 comments in login.defs (0xe9 is "é" there, not UTF-8).
+    defs = tmp_path / "login.defs"
+    defs.write_bytes(b"# Plage des UID r\xe9serv\xe9s aux comptes humains\nUID_MIN 2000\n")
+    assert service_account.uid_min(str(defs)) == 2000
+
+
 def test_login_defs_is_read_as_utf_8_whatever_the_locale(tmp_path):
     # login.defs may carry UTF-8 comments; a host whose Python runs in an ASCII locale must still
     # find UID_MIN. The locale is fixed at interpreter start, hence the child interpreter.
