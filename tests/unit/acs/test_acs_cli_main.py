@@ -28,8 +28,8 @@ import pytest
 import uvloop
 
 from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service
-from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
-from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import Pki
+from ansible_collections.cmsgs.nats.tests.unit.nats_binary import needs_nats_server
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import NatsServer, Pki
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import acs_config, new_account, now, write_config
 
 from cmsgs_acs import __version__, cli  # noqa: E402  (client puts the source tree first)
@@ -443,7 +443,7 @@ def test_serve_writes_no_access_log_line_whatever_the_logging_set_up(region, tmp
     assert [record.getMessage() for record in records] == []
 
 
-def _start_tls_operator_server(binary, directory, region, pki):
+def _tls_operator_server(directory, region, pki):
     """A real nats-server in operator mode that takes TLS clients only, SYS preloaded."""
     cert, key, _cert, _key = pki.leaf("nats")
     with open(region.sys_jwt_path) as handle:
@@ -457,19 +457,7 @@ def _start_tls_operator_server(binary, directory, region, pki):
         "resolver_preload": {region.sys_pub: sys_token},
         "tls": {"cert_file": cert, "key_file": key},
     }
-    config_path = os.path.join(str(directory), "nats.conf")
-    log_path = os.path.join(str(directory), "nats.log")
-    with open(config_path, "w") as handle:
-        json.dump(config, handle)
-    process = subprocess.Popen([binary, "-c", config_path, "-l", log_path])
-    for _attempt in range(400):
-        text = open(log_path).read() if os.path.exists(log_path) else ""
-        if "Server is ready" in text:
-            return process, "tls://127.0.0.1:%d" % port
-        assert process.poll() is None, text
-        time.sleep(0.025)
-    process.kill()
-    raise AssertionError("nats-server did not start")
+    return NatsServer(directory, json.dumps(config), [port]).start(), "tls://127.0.0.1:%d" % port
 
 
 async def _watch_pack_requests(url, region, pki, acs_port, seconds):
@@ -508,7 +496,7 @@ def test_the_link_uses_the_sys_creds_the_ca_and_the_sync_interval_it_is_given(re
     # configured SYS creds and the configured CA, and asks its peers for their packs
     # every sync_interval_seconds (0.25 s here: at least 4 requests in 1.5 s).
     pki = Pki(tmp_path)
-    server, url = _start_tls_operator_server(nats_server_binary(), tmp_path, region, pki)
+    server, url = _tls_operator_server(tmp_path, region, pki)
     try:
         port = _free_port()
         config = acs_config(region, tmp_path / "store", port=port, nats_urls=[url], nats_tls_ca_path=pki.ca_path,
@@ -517,8 +505,7 @@ def test_the_link_uses_the_sys_creds_the_ca_and_the_sync_interval_it_is_given(re
             ["--config", write_config(tmp_path / "acs.json", config)], port,
             lambda: asyncio.run(_watch_pack_requests(url, region, pki, port, 1.5)))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
     assert (status, connected) == (200, "1")
     assert pack_requests >= 4
     # The service's own lines (asyncio's ssl warnings come from the test's client).
