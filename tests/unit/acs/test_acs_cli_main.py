@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import urllib.error
 import urllib.request
 
+import nats
 import pytest
 import uvloop
 
@@ -463,8 +464,6 @@ def _tls_operator_server(directory, region, pki):
 async def _watch_pack_requests(url, region, pki, acs_port, seconds):
     """Connect as a SYS user, wait until the ACS says it is on NATS, then count its
     pack requests for `seconds`, answering each as a peer in sync does."""
-    import nats  # pylint: disable=import-outside-toplevel
-
     requests = []
 
     async def seen(msg):
