@@ -100,8 +100,13 @@ compat: harness
 # lowest ansible-core (compat) in the other. No two lanes share a host, a
 # network or a folder. Each lane's output is printed whole when it ends
 # (--output-sync), so a failure reads in one piece.
+# The whole log goes to tests/output/make-test.log as well; when a lane fails,
+# a summary of the failing tests ends the output.
 test: harness
-	$(MAKE) --jobs=2 --output-sync=recurse test-lane-checks-stack test-lane-standalone-acs-compat
+	mkdir -p tests/output
+	$(MAKE) --jobs=2 --output-sync=recurse test-lane-checks-stack test-lane-standalone-acs-compat 2>&1 \
+	  | tee tests/output/make-test.log \
+	  || { tests/harness/failure-summary.sh tests/output/make-test.log; exit 1; }
 
 test-lane-checks-stack:
 	$(MAKE) unit lint sanity
