@@ -643,7 +643,7 @@ def journal_outages(host, since):
     lines = host.check_output("journalctl -u nats-server --since @%d -o short-unix --no-pager" % int(since))
     outages, began = [], None
     for line in lines.splitlines():
-        stamp, _, text = line.partition(" ")
+        stamp, _separator, text = line.partition(" ")
         try:
             moment = float(stamp)
         except ValueError:  # "-- No entries --" and the like

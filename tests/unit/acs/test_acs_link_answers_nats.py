@@ -35,8 +35,8 @@ from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError a
 
 
 def _scripted_nats(replies=None, unsubscribe_fails=False):
-    """The scripted client as these tests use it: no server URL, and inboxes named after their subscription."""
-    return ScriptedNats(None, replies, unsubscribe_fails=unsubscribe_fails, inboxes_by_subscription=True)
+    """The scripted client as these tests use it: no server URL."""
+    return ScriptedNats(None, replies, unsubscribe_fails=unsubscribe_fails)
 
 
 def _link(monkeypatch, region, tmp_path, client):
@@ -103,8 +103,8 @@ def test_a_claim_update_is_published_with_an_inbox_and_the_replies_are_counted_i
         await link.stop()
 
     run(scenario())
-    assert client.published[0] == (subject, token, "_INBOX.link.5")
-    assert client.subscriptions[4][0] == "_INBOX.link.5"
+    assert client.published[0] == (subject, token, "_INBOX.test.1")
+    assert client.subscriptions[4][0] == "_INBOX.test.1"
     assert client.subscriptions[4][1].unsubscribed
     assert _records(caplog)[1:] == [line]
     assert _metric_lines(service, "cmsgs_acs_notifications_total") == ['cmsgs_acs_notifications_total{outcome="sent"} 1']
@@ -232,7 +232,7 @@ def test_a_pack_from_a_peer_is_asked_with_our_hash_merged_and_logged(monkeypatch
 
     counts = run(link.request_pack())
     assert counts == {"stored": 3, "unchanged": 1}
-    assert client.published[0] == (nats_link.PACK_SUBJECT, ours, "_INBOX.link.1")
+    assert client.published[0] == (nats_link.PACK_SUBJECT, ours, "_INBOX.test.1")
     assert client.subscriptions[0][1].unsubscribed
     assert sorted(pub for pub in service.store.entries) == sorted(a.public_key for a in theirs + [mine])
     assert _records(caplog) == [("INFO", "pack over NATS: stored 3, unchanged 1")]

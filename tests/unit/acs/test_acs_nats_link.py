@@ -14,37 +14,22 @@ import asyncio
 import json
 import types
 
-from ansible_collections.cmsgs.nats.tests.unit.acs.client import run
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import use_source_tree
+from ansible_collections.cmsgs.nats.tests.unit.acs.scripted_nats import ScriptedNats
 
 use_source_tree()
 
 from cmsgs_acs import nats_link  # noqa: E402
 
 
-class ScriptedClient:
-    """Connected from the start; flush() fails `failures` times, then waits for `confirm`."""
+def _scripted(timeouts):
+    """Connected from the start; flush() times out `timeouts` times, then waits for client.flush_gate."""
+    return ScriptedNats(None, flush_timeouts=timeouts, flush_gate=asyncio.Event())
 
-    def __init__(self, failures: int):
-        self.is_connected = True
-        self.is_closed = False
-        self.connected_url = None
-        self.subjects = []
-        self.flushes = 0
-        self.failures = failures
-        self.confirm = asyncio.Event()
 
-    async def subscribe(self, subject, queue="", cb=None):
-        self.subjects.append(subject)
-
-    async def flush(self, timeout=2):
-        self.flushes += 1
-        if self.flushes <= self.failures:
-            raise nats_link.NatsTimeout()
-        await self.confirm.wait()
-
-    async def close(self):
-        self.is_closed = True
+def _subjects(client):
+    return [subject for subject, _subscription in client.subscriptions]
 
 
 def _link(monkeypatch, client, is_secondary=False):
@@ -65,24 +50,16 @@ async def _no_wait(seconds, *args):
     await _real_sleep(seconds if seconds >= 60 else 0)
 
 
-async def _until(condition):
-    for _turn in range(1000):
-        if condition():
-            return
-        await _real_sleep(0)
-    raise AssertionError("condition not reached")
-
-
 def test_connected_only_after_the_server_confirmed_the_subscriptions(monkeypatch):
-    client = ScriptedClient(failures=0)
+    client = _scripted(timeouts=0)
     link = _link(monkeypatch, client)
 
     async def scenario():
         link.start()
-        await _until(lambda: client.flushes == 1)
-        before = (list(client.subjects), link.connected)
-        client.confirm.set()
-        await _until(lambda: link.connected)
+        await until(lambda: client.flushes == 1)
+        before = (_subjects(client), link.connected)
+        client.flush_gate.set()
+        await until(lambda: link.connected)
         await link.stop()
         return before
 
@@ -93,31 +70,31 @@ def test_connected_only_after_the_server_confirmed_the_subscriptions(monkeypatch
 
 
 def test_an_unconfirmed_flush_is_retried_and_a_secondary_takes_no_pushes(monkeypatch):
-    client = ScriptedClient(failures=2)
+    client = _scripted(timeouts=2)
     link = _link(monkeypatch, client, is_secondary=True)
 
     async def scenario():
         link.start()
-        await _until(lambda: client.flushes == 3)
+        await until(lambda: client.flushes == 3)
         before = link.connected
-        client.confirm.set()
-        await _until(lambda: link.connected)
+        client.flush_gate.set()
+        await until(lambda: link.connected)
         await link.stop()
         return before
 
     assert run(scenario()) is False
-    assert nats_link.PUSH_SUBJECT not in client.subjects
+    assert nats_link.PUSH_SUBJECT not in _subjects(client)
     assert client.flushes == 4  # two failed round trips, then the two that confirm
 
 
 def test_a_lost_connection_is_not_connected_even_with_subscriptions_confirmed(monkeypatch):
-    client = ScriptedClient(failures=0)
-    client.confirm.set()
+    client = _scripted(timeouts=0)
+    client.flush_gate.set()
     link = _link(monkeypatch, client)
 
     async def scenario():
         link.start()
-        await _until(lambda: link.connected)
+        await until(lambda: link.connected)
         client.is_connected = False
         lost = link.connected
         await link.stop()
@@ -136,7 +113,7 @@ def test_a_failed_connect_is_retried_with_a_growing_wait_and_http_keeps_serving(
 
     async def scenario():
         link.start()
-        await _until(lambda: len(caplog.messages) >= 2)
+        await until(lambda: len(caplog.messages) >= 2)
         await link.stop()
 
     run(scenario())
