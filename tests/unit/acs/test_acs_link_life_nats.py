@@ -12,7 +12,6 @@ calls them); the service, its store and the JWTs are real.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -25,15 +24,13 @@ import types
 
 import pytest
 
-from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, run, until
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import make_service, no_backoff, run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import new_account, now, use_source_tree
 from ansible_collections.cmsgs.nats.tests.unit.acs.scripted_nats import URL, ScriptedNats
 
 use_source_tree()
 
 from cmsgs_acs import __version__, nats_link  # noqa: E402
-
-_real_sleep = asyncio.sleep
 
 
 def _connect_with(monkeypatch, *results):
@@ -133,9 +130,6 @@ def test_a_ca_bundle_is_the_one_trust_anchor_of_the_tls_connection(monkeypatch, 
 
 
 def test_an_error_without_text_is_named_by_its_class_in_the_retry_warnings(monkeypatch, caplog, region, tmp_path):
-    async def no_wait(seconds, *args):
-        await _real_sleep(seconds if seconds >= 60 else 0)
-
     client = ScriptedNats()
     failures = [TimeoutError()]
 
@@ -145,7 +139,7 @@ def test_an_error_without_text_is_named_by_its_class_in_the_retry_warnings(monke
 
     client.flush = flush
     _connect_with(monkeypatch, TimeoutError(), client)
-    monkeypatch.setattr(nats_link.asyncio, "sleep", no_wait)
+    monkeypatch.setattr(nats_link.asyncio, "sleep", no_backoff)
     _service, link = _service_and_link(region, tmp_path)
 
     async def scenario():

@@ -14,7 +14,7 @@ import asyncio
 import json
 import types
 
-from ansible_collections.cmsgs.nats.tests.unit.acs.client import run, until
+from ansible_collections.cmsgs.nats.tests.unit.acs.client import no_backoff, real_sleep, run, until
 from ansible_collections.cmsgs.nats.tests.unit.acs.region import use_source_tree
 from ansible_collections.cmsgs.nats.tests.unit.acs.scripted_nats import ScriptedNats
 
@@ -37,17 +37,9 @@ def _link(monkeypatch, client, is_secondary=False):
         return client
 
     monkeypatch.setattr(nats_link.nats, "connect", connect)
-    monkeypatch.setattr(nats_link.asyncio, "sleep", _no_wait)
+    monkeypatch.setattr(nats_link.asyncio, "sleep", no_backoff)
     service = types.SimpleNamespace(config=types.SimpleNamespace(is_secondary=is_secondary), store=None)
     return nats_link.NatsLink(service, ["nats://127.0.0.1:4222"], "/nonexistent.creds", sync_interval=3600)
-
-
-_real_sleep = asyncio.sleep
-
-
-async def _no_wait(seconds, *args):
-    """The retry back-off passes at once; the hour-long sync interval still waits."""
-    await _real_sleep(seconds if seconds >= 60 else 0)
 
 
 def test_connected_only_after_the_server_confirmed_the_subscriptions(monkeypatch):
@@ -147,7 +139,7 @@ class SlowSubscriptionServer:
             if line.startswith(b"PING"):
                 writer.write(b"PONG\r\n")
             elif line.startswith(b"SUB "):
-                await _real_sleep(0.05)
+                await real_sleep(0.05)
                 self.subjects.append(line.split()[1].decode())
             await writer.drain()
         writer.close()
@@ -171,7 +163,7 @@ def test_connected_means_a_real_server_has_processed_every_subscription(region):
         for _turn in range(500):
             if link.connected:
                 break
-            await _real_sleep(0.01)
+            await real_sleep(0.01)
         known_when_connected = list(fake.subjects)
         await link.stop()
         await fake.stop()
