@@ -35,6 +35,10 @@ def _call(name, function, *args, **kwargs):
         raise AnsibleFilterError("%s: %s" % (name, exc)) from None
 
 
+def nats_server_run(variables):
+    return _call("nats_server_run", plan.run_plan, variables)
+
+
 def nats_server_preflight(variables):
     return _call("nats_server_preflight", plan.preflight_problems, variables)
 
@@ -126,6 +130,7 @@ class FilterModule:
 
     def filters(self):
         return {
+            "nats_server_run": nats_server_run,
             "nats_server_preflight": nats_server_preflight,
             "nats_server_warnings": nats_server_warnings,
             "nats_server_operator": nats_server_operator,

@@ -23,6 +23,7 @@ import os
 import pwd
 import re
 import time
+from urllib.error import HTTPError
 
 from ansible.module_utils.urls import open_url
 
@@ -76,6 +77,21 @@ def read_varz(url, timeout=5):
         return None
 
 
+def health_problem(url, timeout=5):
+    """Why the server's /healthz does not answer 200, in a sentence, or None when it does."""
+    try:
+        open_url(url.rstrip("/") + "/healthz", timeout=timeout, validate_certs=False).read()
+        return None
+    except HTTPError as exc:
+        try:
+            reason = json.loads(exc.read().decode("utf-8")).get("error") or exc.reason
+        except (OSError, ValueError, AttributeError):
+            reason = exc.reason
+        return "its /healthz answers %d: %s" % (exc.code, reason)
+    except OSError as exc:
+        return "its /healthz does not answer: %s" % exc
+
+
 def _parse_time(text):
     # Go prints nanoseconds; Python's fromisoformat takes microseconds at most.
     match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$", text or "")
@@ -127,11 +143,14 @@ def compare(varz, file_digest, file_mtime, version):
             "differences": differences}
 
 
-def inspect(module, binary, config_path, monitor_url, user=None, wait_seconds=0, clock=time.monotonic):
+def inspect(module, binary, config_path, monitor_url, user=None, wait_seconds=0, clock=time.monotonic, healthy=False):
     """Compare the server at ``monitor_url`` with ``binary`` and ``config_path`` on disk.
 
     A reload is applied after the signal returns, so a server that still runs
-    something else is asked again for up to ``wait_seconds``.
+    something else is asked again for up to ``wait_seconds``. With
+    ``healthy``, a server whose /healthz does not answer 200 differs too: one
+    look every quarter second finds a server that just started as soon as it
+    is up, where a wait of its own would look once a second.
     """
     rc, message, digest = check_file(module, binary, config_path, user)
     if rc != 0:
@@ -144,6 +163,11 @@ def inspect(module, binary, config_path, monitor_url, user=None, wait_seconds=0,
     deadline = clock() + wait_seconds
     while True:
         state = compare(read_varz(monitor_url), digest, mtime, version)
+        if healthy:
+            problem = health_problem(monitor_url) if state["running"] else None
+            state["healthy"] = state["running"] and problem is None
+            if problem:
+                state["differences"].append(problem)
         if not state["differences"] or clock() >= deadline:
             break
         time.sleep(0.25)

@@ -916,6 +916,29 @@ def local_address(address):
     return "127.0.0.1" if (address or "") in WILDCARD_ADDRESSES else address
 
 
+# ---------------------------------------------------------------- run plan
+
+
+def run_plan(variables):
+    """What follows from the variables alone, worked out once per host and run.
+
+    tasks/preflight.yml keeps it as the fact _nats_server_run, so the tasks
+    after it read a value instead of templating every variable and calling a
+    filter again each. It holds no variable's value (a fact shows at -v, and
+    nats_server_config_extra may hold a password); with preflight problems
+    nothing else is worked out (the run stops on them).
+    """
+    v = _vars(variables)
+    plan = {"problems": preflight_problems(v), "warnings": [], "tls_sets": [],
+            "watch_files": [], "layout": {"entries": [], "writable_paths": []}, "operator_enabled": False}
+    if plan["problems"]:
+        return plan
+    sets = tls_sets(v)
+    plan.update(warnings=preflight_warnings(v), tls_sets=sets, watch_files=watch_files(sets), layout=folders(v),
+                operator_enabled=v.bool("nats_server_operator_enabled"))
+    return plan
+
+
 # -------------------------------------------------------------- apply state
 
 

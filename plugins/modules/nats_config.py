@@ -44,6 +44,24 @@ options:
         O(nats_server_binary), in one rename. A binary that rejects the configuration is left where
         it is and the live one keeps running. A path that does not exist means no new binary.
     type: path
+  binary_source:
+    description:
+      - A nats-server binary on the controller that the host should run, read by the action. When
+        the host's O(nats_server_binary) has another checksum, the action copies this file to the
+        host as O(binary_candidate) and the task goes on as with a candidate. When it has the same,
+        nothing is copied and the re-run makes one module call for binary, configuration and unit.
+      - The live binary's owner and mode are set to root and C(0755) in place, without a restart.
+      - In check mode nothing is copied; a different binary is reported in RV(binary_changed).
+    type: path
+  binary_sha1:
+    description:
+      - The sha1 of O(binary_source), when the play already knows it; the action reads it otherwise.
+    type: str
+  binary_upload:
+    description:
+      - Set by the action, not by a task. The copy of O(binary_source) on the host, installed as
+        O(binary_candidate) (root, C(0755)) in one rename.
+    type: path
   validate_as:
     description:
       - The service user, who runs C(nats-server -t) (through C(setpriv)) so the check reads the
@@ -163,8 +181,17 @@ unit_enabled:
   type: bool
   sample: true
 binary_changed:
-  description: True when O(binary_candidate) replaced the binary (a restart is needed).
+  description:
+    - True when O(binary_candidate) replaced the binary (a restart is needed); in check mode, when
+      the host's binary differs from O(binary_source).
   returned: always
+  type: bool
+  sample: false
+binary_needed:
+  description:
+    - True when the host's binary differs from O(binary_source) and no copy was given yet; nothing
+      was changed, and the action copies the binary and calls the module again.
+  returned: when O(binary_source) is given
   type: bool
   sample: false
 drift:
@@ -349,12 +376,54 @@ def _drift(module, path, binary, active):
     return state["differences"]
 
 
+def _sha1(path):
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _live_binary(module, binary, wanted_sha1):
+    """Whether the live binary is the wanted one; its owner and mode are set to root and 0755 if so."""
+    if not os.path.isfile(binary) or _sha1(binary) != wanted_sha1:
+        return False, False
+    file_args = module.load_file_common_arguments({"path": binary, "owner": "root", "group": "root", "mode": "0755"})
+    return True, module.set_fs_attributes_if_different(file_args, False)
+
+
+def _install_upload(upload, candidate):
+    """The binary the action copied to the host, made the candidate (root, 0755) in one rename."""
+    if not candidate:
+        raise NatsConfError("binary_upload needs binary_candidate, the path the new binary waits at")
+    with open(upload, "rb") as handle:
+        atomic_file.write_atomic(candidate, handle.read(), 0o755, 0, 0)
+
+
 def run(module, secrets):
     params = module.params
     path = params["path"]
     binary = params["nats_server_binary"]
-    candidate_binary = params["binary_candidate"] if params["binary_candidate"] and os.path.exists(params["binary_candidate"]) else None
     check(params["config"])
+    binary_predicted = binary_attributes_changed = False
+    candidate_binary = params["binary_candidate"] if params["binary_candidate"] and os.path.exists(params["binary_candidate"]) else None
+    if params["binary_upload"]:
+        if not module.check_mode:
+            _install_upload(params["binary_upload"], params["binary_candidate"])
+            candidate_binary = params["binary_candidate"]
+    elif params["binary_source"]:
+        if not params["binary_sha1"]:
+            raise NatsConfError("binary_source needs binary_sha1 (the action reads it on the controller)")
+        current, binary_attributes_changed = _live_binary(module, binary, params["binary_sha1"])
+        if not current and not module.check_mode:
+            # Nothing changes before the new binary is on the host: the action copies it and asks again.
+            return {"path": path, "changed": False, "binary_needed": True}
+        binary_predicted = not current
+        if current and candidate_binary:
+            # Left by a run whose new binary rejected the configuration, and no longer asked for.
+            if not module.check_mode:
+                atomic_file.discard(candidate_binary)
+            candidate_binary = None
     text = render(params["config"], watched=_digests(params["watch_files"]))
     old = _read(path)
     content_changed = old != text
@@ -383,7 +452,7 @@ def run(module, secrets):
         attributes_changed = module.set_fs_attributes_if_different(file_args, False, diff=attributes_diff)
         diffs.append(attributes_diff)
 
-    binary_changed = False
+    binary_changed = binary_predicted
     if candidate_binary:
         binary_changed = True
         if not module.check_mode:
@@ -398,7 +467,7 @@ def run(module, secrets):
 
     result = {
         "path": path,
-        "changed": content_changed or attributes_changed or unit_changed or binary_changed or bool(drift),
+        "changed": content_changed or attributes_changed or unit_changed or binary_changed or binary_attributes_changed or bool(drift),
         "content_changed": content_changed,
         "unit_changed": unit_changed,
         "binary_changed": binary_changed,
@@ -407,6 +476,8 @@ def run(module, secrets):
         "restart_required": restart_required or unit_changed or binary_changed or bool(drift),
     }
     result.update(unit_status)
+    if params["binary_source"]:
+        result["binary_needed"] = False
     if module._diff:
         result["diff"] = diffs
     return result
@@ -419,6 +490,9 @@ def main():
             "config": {"type": "dict", "required": True},
             "nats_server_binary": {"type": "path", "required": True},
             "binary_candidate": {"type": "path"},
+            "binary_source": {"type": "path"},
+            "binary_sha1": {"type": "str"},
+            "binary_upload": {"type": "path"},
             "validate_as": {"type": "str"},
             "monitor_url": {"type": "str"},
             "owner": {"type": "str", "default": "root"},

@@ -53,6 +53,13 @@ options:
         after the signal returns.
     type: int
     default: 10
+  require_healthy:
+    description:
+      - Also require C(/healthz) to answer 200 (with JetStream on, its streams current), asking again
+        every quarter second within O(wait_seconds).
+      - Waits for a server that was just started or restarted without a wait of its own.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -102,8 +109,13 @@ method:
   returned: always
   type: str
   sample: digest
+healthy:
+  description: Whether C(/healthz) answered 200.
+  returned: when O(require_healthy=true)
+  type: bool
+  sample: true
 differences:
-  description: What differs, one sentence each; empty when the server runs what is on disk.
+  description: What differs, one sentence each; empty when the server runs what is on disk (and is healthy, with O(require_healthy=true)).
   returned: always
   type: list
   elements: str
@@ -125,13 +137,15 @@ def main():
             "expect": {"type": "str", "choices": ["current", "report"], "default": "current"},
             "previous_path": {"type": "path"},
             "wait_seconds": {"type": "int", "default": 10},
+            "require_healthy": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     params = module.params
     try:
         state = inspect(module, params["nats_server_binary"], params["config_path"], params["monitor_url"], params["run_as"],
-                        wait_seconds=params["wait_seconds"] if params["expect"] == "current" else 0)
+                        wait_seconds=params["wait_seconds"] if params["expect"] == "current" else 0,
+                        healthy=params["require_healthy"])
     except RuntimeCheckError as exc:
         module.fail_json(msg=str(exc))
     if params["expect"] == "current" and state["differences"]:
@@ -141,7 +155,10 @@ def main():
                         " or fix the setting and run again (the next run restarts a server that runs something else"
                         " than the disk)." % (params["previous_path"], params["config_path"]))
         server = " ".join(part for part in ("nats-server", state["server_name"]) if part)
-        if state["running"]:
+        if state["running"] and state.get("healthy") is False and len(state["differences"]) == 1:
+            server += " (version %s)" % (state["running_version"] or "unknown")
+            hint = "It runs what is on disk but is not ready; its journal and /healthz say why."
+        elif state["running"]:
             server += " (version %s)" % (state["running_version"] or "unknown")
             hint = "A reload of a setting nats-server cannot reload is refused although the signal succeeds."
         else:

@@ -47,13 +47,47 @@ options:
     description: Login shell; the default refuses logins.
     type: path
     default: /usr/sbin/nologin
+  folders:
+    description:
+      - Folders the service owns, made or corrected right after the account, as
+        M(cmsgs.nats.volume_permissions) does in enforce mode; one call for both on a re-run.
+      - They are checked first. When one cannot be made (a file or a symlink in its place, a missing
+        parent), the task fails naming it and neither the account nor a folder changes.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the folder.
+        type: str
+        required: true
+      state:
+        description: V(directory); V(file) checks an existing file instead.
+        type: str
+        choices: [directory, file]
+        default: directory
+      owner:
+        description: User name or numeric uid; the account of O(name) may be one the task creates.
+        type: raw
+      group:
+        description: Group name or numeric gid; O(group) may be one the task creates.
+        type: raw
+      mode:
+        description: Octal mode as a quoted string of 3 or 4 digits, for example V('0750').
+        type: raw
+      required:
+        description: V(false) checks the path only when it exists and never creates it.
+        type: bool
+        default: true
 attributes:
   check_mode:
     support: full
     description: Reports what would be created or corrected without changing the account databases.
   diff_mode:
     support: full
-    description: Returns the account's group, home and shell before and after.
+    description:
+      - Returns the account's group, home and shell before and after, and with O(folders) a second
+        diff with a line per folder (its path, owner, group and mode) before and after.
 requirements:
   - groupadd, useradd and usermod (shadow-utils / passwd)
 """
@@ -65,6 +99,14 @@ EXAMPLES = r"""
     group: cmsgs
     home: /var/lib/nats-server
     variable: nats_server_user
+
+- name: Create the account and the folders it owns in one call
+  cmsgs.nats.service_account:
+    name: cmsgs
+    group: cmsgs
+    folders:
+      - {path: /etc/nats-server, owner: root, group: cmsgs, mode: '0750'}
+      - {path: /var/lib/nats-server, owner: cmsgs, group: cmsgs, mode: '0750'}
 """
 
 RETURN = r"""
@@ -84,6 +126,13 @@ created:
   type: list
   elements: str
   sample: [group, user]
+folders:
+  description:
+    - With O(folders), what M(cmsgs.nats.volume_permissions) returns for them (C(deviations), C(created)
+      and C(entries)).
+  returned: when O(folders) is not empty
+  type: dict
+  sample: {"deviations": [], "created": ["/var/lib/nats-server"], "entries": []}
 """
 
 import grp
@@ -91,6 +140,8 @@ import pwd
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.cmsgs.nats.plugins.module_utils.volume_layout import VolumeLayoutError, run_layout
 
 
 def _lookup(database, name):
@@ -143,6 +194,23 @@ def _run(module, argv):
         module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv), rc, err.strip()))
 
 
+def _folders(module, folders, check_mode, names, warn=True):
+    """The folders' volume_permissions result, or a failure naming the one that cannot be made.
+
+    ``names`` are the account's user and group, which a check-mode run (or
+    the check before the account exists) may not find yet: no warning for them.
+    The check before the account changes does not warn: the run after it does.
+    """
+    try:
+        result = run_layout(None, folders, check_mode=check_mode, want_diff=module._diff)
+    except VolumeLayoutError as exc:
+        module.fail_json(msg="%s; the account was left as it was" % exc, **exc.details)
+    for name in result.pop("unresolved"):
+        if warn and name not in names:
+            module.warn("%s does not exist yet; assuming an earlier task of this run creates it" % name)
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -151,9 +219,22 @@ def main():
             "home": {"type": "path"},
             "shell": {"type": "path", "default": "/usr/sbin/nologin"},
             "variable": {"type": "str", "default": "name"},
+            "folders": {"type": "list", "elements": "dict", "default": [], "options": {
+                "path": {"type": "str", "required": True},
+                "state": {"type": "str", "choices": ["directory", "file"], "default": "directory"},
+                "owner": {"type": "raw"},
+                "group": {"type": "raw"},
+                "mode": {"type": "raw"},
+                "required": {"type": "bool", "default": True},
+            }},
         },
         supports_check_mode=True,
     )
+    folders = module.params["folders"]
+    names = (module.params["name"], module.params["group"])
+    if folders:
+        # Every folder must be possible before the account changes.
+        _folders(module, folders, True, names, warn=False)
     name, group_name = module.params["name"], module.params["group"]
     group = _lookup(grp.getgrnam, group_name)
     user = _lookup(pwd.getpwnam, name)
@@ -184,6 +265,12 @@ def main():
     result = {"changed": changed, "created": created}
     if module._diff:
         result["diff"] = {"before": before, "after": wanted, "before_header": name, "after_header": name}
+    if folders:
+        layout = _folders(module, folders, module.check_mode, names)
+        result["changed"] = changed or layout.pop("changed")
+        if module._diff:
+            result["diff"] = [result["diff"], layout.pop("diff")]
+        result["folders"] = layout
     user = _lookup(pwd.getpwnam, name)
     if user:
         result["uid"] = user.pw_uid

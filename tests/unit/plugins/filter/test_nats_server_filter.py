@@ -154,6 +154,14 @@ def test_folders_come_through_the_filter():
         FILTERS["nats_server_folders"](role_defaults(nats_server_jetstream_enabled="maybe"))
 
 
+def test_the_run_plan_comes_through_the_filter():
+    assert FILTERS["nats_server_run"](role_defaults())["layout"] == FILTERS["nats_server_folders"](role_defaults())
+    assert FILTERS["nats_server_run"](role_defaults(nats_server_user="root"))["problems"][0].startswith("nats_server_user is 'root'")
+    # A value no rule can read is named with the filter, as the other filters name theirs.
+    with pytest.raises(AnsibleFilterError, match=r"^nats_server_run: nats_server_jetstream_enabled must be true"):
+        FILTERS["nats_server_run"](role_defaults(nats_server_jetstream_enabled="maybe"))
+
+
 def test_preflight_and_warnings_come_through_the_filters():
     assert FILTERS["nats_server_preflight"](role_defaults()) == []
     problems = FILTERS["nats_server_preflight"](role_defaults(nats_server_user="root"))

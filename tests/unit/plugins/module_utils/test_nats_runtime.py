@@ -264,6 +264,54 @@ def monitor():
     thread.join()
 
 
+@needs_nats_server
+def test_a_real_server_that_is_up_has_no_health_problem_and_inspect_says_healthy(served):
+    config, url = served
+    assert nats_runtime.health_problem(url) is None
+    state = nats_runtime.inspect(HostCommands(), nats_server_binary(), config, url, healthy=True)
+    assert (state["healthy"], state["differences"]) == (True, [])
+    assert "healthy" not in nats_runtime.inspect(HostCommands(), nats_server_binary(), config, url)
+
+
+@pytest.mark.parametrize("body, wanted", [
+    ('{"status": "unavailable", "error": "JetStream stream is not current"}', "its /healthz answers 404: JetStream stream is not current"),
+    ('{"status": "unavailable"}', "its /healthz answers 404: Not Found"),
+    ("<html>not json</html>", "its /healthz answers 404: Not Found"),
+])
+def test_a_healthz_error_names_the_status_and_the_server_s_reason(monitor, body, wanted):
+    # The stand-in answers 404 off /varz: any error status reads the same way as nats-server's 503.
+    monitor.body = body
+    assert nats_runtime.health_problem(monitor.url) == wanted
+
+
+def test_no_healthz_answer_is_a_health_problem_that_says_so():
+    problem = nats_runtime.health_problem("http://127.0.0.1:%d" % free_port(), timeout=1)
+    assert problem.startswith("its /healthz does not answer: ") and "refused" in problem.lower()
+
+
+@needs_nats_server
+def test_inspect_healthy_adds_the_health_problem_and_asks_again_until_the_deadline(tmp_path, monitor, monkeypatch):
+    config = tmp_path / "nats-server.conf"
+    config.write_text('listen: "127.0.0.1:%d"\n' % free_port())
+    _rc, _message, digest = nats_runtime.check_file(HostCommands(), nats_server_binary(), str(config))
+    version = nats_runtime.binary_version(HostCommands(), nats_server_binary())
+    monitor.body = '{"server_name": "h1", "version": "%s", "config_digest": "%s"}' % (version, digest)
+    slept = []
+    monkeypatch.setattr(nats_runtime.time, "sleep", slept.append)
+    state = nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), monitor.url, wait_seconds=1,
+                                 clock=iter([0.0, 0.5, 1.0]).__next__, healthy=True)
+    # /varz matches; /healthz (404 from the stand-in) does not, so it was asked twice (the
+    # stand-in's own sleeps of no delay are left out).
+    assert (state["healthy"], state["config_matches"], [s for s in slept if s]) == (False, True, [0.25])
+    assert state["differences"] == ["its /healthz answers 404: Not Found"]
+    # A server that does not answer at all is not asked for its health.
+    asked = []
+    monkeypatch.setattr(nats_runtime, "health_problem", asked.append)
+    state = nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), "http://127.0.0.1:%d" % free_port(),
+                                 healthy=True)
+    assert (state["healthy"], asked) == (False, [])
+
+
 def test_no_answer_an_error_page_or_no_json_is_no_varz(monitor):
     assert nats_runtime.read_varz("http://127.0.0.1:%d" % free_port()) is None
     assert nats_runtime.read_varz(monitor.url) is None

@@ -753,3 +753,33 @@ def test_a_gateway_alone_puts_tls_in_use():
 def test_no_tls_block_without_tls_anywhere():
     v = RoleVars(role_defaults(nats_server_client_tls="false", nats_server_cluster_tls="false", nats_server_gateway_name=""))
     assert plan.tls_blocks(v, "2.15.1") == {"client": None, "cluster": None, "gateway": None}
+
+
+# ----------------------------------------------------------------- run plan
+
+def test_the_run_plan_holds_what_each_rule_and_builder_gives():
+    values = role_defaults(nats_server_client_tls=True, nats_server_operator_enabled="true",
+                           nats_server_resolver_type="full", **GATEWAY)
+    run = plan.run_plan(values)
+    sets = plan.tls_sets(values)
+    assert run == {"problems": plan.preflight_problems(values), "warnings": plan.preflight_warnings(values),
+                   "tls_sets": sets, "watch_files": plan.watch_files(sets), "layout": plan.folders(values),
+                   "operator_enabled": True}
+    assert run["problems"] == [] and len(sets) == 5 and "/srv/certs/cmserver/cert.pem" in run["watch_files"]
+    assert plan.run_plan(role_defaults(nats_server_operator_enabled="false"))["operator_enabled"] is False
+
+
+def test_a_run_plan_with_preflight_problems_holds_only_them():
+    # A string that is no boolean would make the TLS sets raise: the problems come first.
+    values = role_defaults(nats_server_port=70000, nats_server_client_tls="maybe")
+    run = plan.run_plan(values)
+    assert run["problems"] and any("nats_server_port" in problem for problem in run["problems"])
+    assert {key: value for key, value in run.items() if key != "problems"} == {
+        "warnings": [], "tls_sets": [], "watch_files": [], "layout": {"entries": [], "writable_paths": []},
+        "operator_enabled": False}
+
+
+def test_the_run_plan_holds_no_variable_value():
+    # It is kept as a fact, which verbose output shows; the extra settings may hold a password.
+    values = role_defaults(nats_server_config_extra={"authorization": {"password": "s3cret-value"}})
+    assert "s3cret-value" not in repr(plan.run_plan(values))

@@ -489,3 +489,88 @@ def test_the_running_server_is_compared_as_the_service_user(run, tmp_path):
     [warning] = warning_texts(result)
     assert warning.startswith("could not compare the running server with %s: %s -t rejects %s: " % (path, nats_server_binary(), path))
     assert "permission denied" in warning
+
+
+# --- the binary from the controller (binary_source, through the action) ----------
+
+def _sha1(path):
+    return nats_config._sha1(str(path))
+
+
+def test_a_host_that_runs_the_controller_s_binary_needs_no_copy(run, tmp_path, live_binary):
+    first = run(BASE, nats_server_binary=live_binary, binary_source="/controller/nats-server", binary_sha1=_sha1(live_binary))
+    assert not first.get("failed") and first["binary_needed"] is False and first["binary_changed"] is False
+    again = run(BASE, nats_server_binary=live_binary, binary_source="/controller/nats-server", binary_sha1=_sha1(live_binary))
+    assert again["changed"] is False and again["restart_required"] is False
+
+
+def test_another_binary_on_the_host_changes_nothing_and_asks_for_the_copy(run, tmp_path, live_binary):
+    result = run(BASE, nats_server_binary=live_binary, binary_source="/controller/nats-server", binary_sha1="0" * 40)
+    assert result == {"path": str(tmp_path / "nats-server.conf"), "changed": False, "binary_needed": True,
+                      "invocation": result["invocation"]}
+    assert not (tmp_path / "nats-server.conf").exists()
+
+
+def test_a_host_without_nats_server_asks_for_the_copy(run, tmp_path):
+    result = run(BASE, nats_server_binary=str(tmp_path / "absent"), binary_source="/c/nats-server", binary_sha1="0" * 40)
+    assert result["binary_needed"] is True and not (tmp_path / "nats-server.conf").exists()
+
+
+def test_check_mode_predicts_the_new_binary_and_its_restart(run, tmp_path, live_binary):
+    run(BASE, nats_server_binary=live_binary)
+    result = run(BASE, check_mode=True, nats_server_binary=live_binary, binary_source="/c/nats-server", binary_sha1="0" * 40,
+                 binary_candidate=live_binary + ".candidate")
+    assert (result["binary_needed"], result["binary_changed"], result["restart_required"], result["changed"]) == (False, True, True, True)
+
+
+def test_a_bad_configuration_fails_before_any_binary_is_asked_for(run, tmp_path, live_binary):
+    # A payload above max_pending passes nats-server -t but not a start: no copy is worth making for it.
+    result = run(dict(BASE, max_payload="2MB", max_pending="1MB"), nats_server_binary=live_binary,
+                 binary_source="/c/nats-server", binary_sha1="0" * 40)
+    assert result["failed"] is True and "binary_needed" not in result and result["msg"].startswith("max_payload (2097152)")
+
+
+def test_the_copied_binary_becomes_the_candidate_and_then_the_live_binary(run, tmp_path, live_binary):
+    run(BASE, nats_server_binary=live_binary)
+    upload = tmp_path / "upload"
+    shutil.copy(nats_server_binary(), upload)
+    upload.chmod(0o600)
+    os.truncate(live_binary, 0)  # tells the old binary from the new one
+    result = run(BASE, nats_server_binary=live_binary, binary_source="/c/nats-server", binary_sha1=_sha1(upload),
+                 binary_candidate=live_binary + ".candidate", binary_upload=str(upload))
+    assert not result.get("failed"), result
+    assert result["binary_changed"] and result["restart_required"] and result["binary_needed"] is False
+    assert _sha1(live_binary) == _sha1(upload) and not os.path.exists(live_binary + ".candidate")
+    assert stat.S_IMODE(os.stat(live_binary).st_mode) == 0o755
+
+
+def test_an_upload_without_a_candidate_path_is_refused(run, tmp_path):
+    result = run(BASE, binary_source="/c/nats-server", binary_sha1="0" * 40, binary_upload=str(tmp_path / "upload"))
+    assert result["failed"] and result["msg"] == "binary_upload needs binary_candidate, the path the new binary waits at"
+
+
+def test_binary_source_without_its_sha1_is_refused(run):
+    result = run(BASE, binary_source="/c/nats-server")
+    assert result["failed"] and result["msg"] == "binary_source needs binary_sha1 (the action reads it on the controller)"
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_candidate_left_by_an_earlier_run_is_not_used_when_the_host_runs_the_wanted_binary(run, tmp_path, live_binary, check_mode):
+    run(BASE, nats_server_binary=live_binary)
+    left = script(tmp_path, "nats-server.candidate", "exit 1")
+    result = run(BASE, check_mode=check_mode, nats_server_binary=live_binary, binary_source="/c/nats-server",
+                 binary_sha1=_sha1(live_binary), binary_candidate=left)
+    assert not result.get("failed"), result
+    assert result["binary_changed"] is False and result["changed"] is False
+    assert os.path.exists(left) is check_mode
+
+
+@as_root
+def test_the_live_binary_gets_root_and_0755_in_place_without_a_restart(run, tmp_path, live_binary):
+    run(BASE, nats_server_binary=live_binary)
+    os.chmod(live_binary, 0o775)
+    os.chown(live_binary, 65534, 65534)
+    result = run(BASE, nats_server_binary=live_binary, binary_source="/c/nats-server", binary_sha1=_sha1(live_binary))
+    assert result["changed"] is True and result["restart_required"] is False and result["binary_changed"] is False
+    info = os.stat(live_binary)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o755, 0, 0)

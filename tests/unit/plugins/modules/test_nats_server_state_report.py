@@ -24,18 +24,27 @@ STALE = "sha256:" + "0" * 64
 
 
 class MonitorPort:
-    """An HTTP monitoring port: /varz answers the given documents in turn, the last one from then on."""
+    """An HTTP monitoring port: /varz answers the given documents in turn, the last one from then on;
+    /healthz answers ``health`` (status and document) in turn when set, else as /varz does."""
 
-    def __init__(self, answers):
+    def __init__(self, answers, health=None):
         self.answers = list(answers)
+        self.health = list(health or [])
         self.asked = 0
+        self.health_asked = 0
         port = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
-                body = json.dumps(port.answers[min(port.asked, len(port.answers) - 1)]).encode()
-                port.asked += 1
-                self.send_response(200)
+                status = 200
+                if self.path == "/healthz" and port.health:
+                    status, document = port.health[min(port.health_asked, len(port.health) - 1)]
+                    port.health_asked += 1
+                else:
+                    document = port.answers[min(port.asked, len(port.answers) - 1)]
+                    port.asked += 1
+                body = json.dumps(document).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -70,8 +79,8 @@ def config(tmp_path):
 def monitor():
     ports = []
 
-    def start(*answers):
-        ports.append(MonitorPort(answers))
+    def start(*answers, health=None):
+        ports.append(MonitorPort(answers, health))
         return ports[-1]
     yield start
     for port in ports:
@@ -160,3 +169,37 @@ def test_a_server_whose_varz_names_no_version_is_said_to_run_an_unknown_one(caps
     assert result["msg"].startswith(
         "nats-server state-1 (version unknown) at %s does not run what is on disk: "
         "it runs a version its /varz does not name, the binary on disk is %s; " % (port.url, config["version"]))
+
+
+UNAVAILABLE = (503, {"status": "unavailable", "error": "JetStream has not yet been initialized"})
+
+
+def test_require_healthy_waits_for_a_server_just_started_to_answer_healthz(capsys, monkeypatch, config, monitor):
+    port = monitor(varz(config), health=[UNAVAILABLE, UNAVAILABLE, (200, {"status": "ok"})])
+    result = run(capsys, monkeypatch, config, monitor_url=port.url, require_healthy=True, wait_seconds=5)
+    assert result.get("failed") is not True, result
+    assert (result["healthy"], result["differences"], port.health_asked) == (True, [], 3)
+
+
+def test_a_server_that_stays_unhealthy_fails_saying_it_is_not_ready(capsys, monkeypatch, config, monitor):
+    port = monitor(varz(config), health=[UNAVAILABLE])
+    result = run(capsys, monkeypatch, config, monitor_url=port.url, require_healthy=True, wait_seconds=0)
+    assert result["failed"] is True and result["healthy"] is False
+    assert result["msg"] == (
+        "nats-server state-1 (version %s) at %s does not run what is on disk: "
+        "its /healthz answers 503: JetStream has not yet been initialized. "
+        "It runs what is on disk but is not ready; its journal and /healthz say why." % (config["version"], port.url))
+
+
+def test_an_unhealthy_server_that_runs_something_else_is_told_about_the_reload(capsys, monkeypatch, config, monitor):
+    port = monitor(varz(config, digest=STALE), health=[UNAVAILABLE])
+    result = run(capsys, monkeypatch, config, monitor_url=port.url, require_healthy=True, wait_seconds=0)
+    assert result["failed"] is True and len(result["differences"]) == 2
+    assert "A reload of a setting nats-server cannot reload is refused" in result["msg"]
+
+
+def test_without_require_healthy_healthz_is_not_asked(capsys, monkeypatch, config, monitor):
+    port = monitor(varz(config), health=[UNAVAILABLE])
+    result = run(capsys, monkeypatch, config, monitor_url=port.url, wait_seconds=0)
+    assert result.get("failed") is not True, result
+    assert "healthy" not in result and port.health_asked == 0

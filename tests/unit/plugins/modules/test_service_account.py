@@ -241,3 +241,60 @@ def test_the_old_module_name_is_routed_here():
     route = runtime["plugin_routing"]["modules"]["system_account"]
     assert route["redirect"] == "cmsgs.nats.service_account"
     assert route["deprecation"]["removal_version"]
+
+
+# --- folders in the same call ---------------------------------------------------
+
+def _folder(path, mode="0750"):
+    return {"path": str(path), "owner": os.geteuid(), "group": os.getegid(), "mode": mode}
+
+
+def test_folders_are_made_after_the_account_and_a_rerun_changes_nothing(accounts, capsys, monkeypatch, tmp_path):
+    _existing(accounts)
+    data = tmp_path / "data"
+    first = run_module(service_account.main, capsys, monkeypatch, folders=[_folder(tmp_path, "0755"), _folder(data)], **ARGS)
+    assert first["changed"] is True and first["created"] == [] and accounts["commands"] == []
+    assert first["folders"]["created"] == [str(data)] and oct(data.stat().st_mode & 0o7777) == "0o750"
+    again = run_module(service_account.main, capsys, monkeypatch, folders=[_folder(tmp_path, "0755"), _folder(data)], **ARGS)
+    assert again["changed"] is False and again["folders"]["created"] == [] and again["folders"]["deviations"] == []
+    data.chmod(0o777)
+    fixed = run_module(service_account.main, capsys, monkeypatch, diff=True, folders=[_folder(data)], **ARGS)
+    assert fixed["changed"] is True and oct(data.stat().st_mode & 0o7777) == "0o750"
+    # One diff for the account, one for the folders.
+    assert fixed["diff"][0]["before_header"] == "svc" and "0777" in fixed["diff"][1]["before"]
+    assert "0750" in fixed["diff"][1]["after"]
+
+
+def test_a_folder_that_cannot_be_made_fails_before_the_account_changes(accounts, capsys, monkeypatch, tmp_path):
+    (tmp_path / "data").write_text("a file where the folder goes")
+    result = run_module(service_account.main, capsys, monkeypatch, folders=[_folder(tmp_path / "data")], **ARGS)
+    assert result["failed"] is True and accounts["commands"] == []
+    assert str(tmp_path / "data") in result["msg"] and result["msg"].endswith("; the account was left as it was")
+
+
+def test_check_mode_does_not_warn_about_the_account_it_would_create(accounts, capsys, monkeypatch, tmp_path):
+    folders = [{"path": str(tmp_path / "data"), "owner": "svc", "group": "svcgrp", "mode": "0750"},
+               {"path": str(tmp_path / "logs"), "owner": "someone-else", "group": "svcgrp", "mode": "0750"}]
+    result = run_module(service_account.main, capsys, monkeypatch, check_mode=True, folders=folders, **ARGS)
+    assert result["changed"] is True and result["created"] == ["group", "user"] and accounts["commands"] == []
+    assert result["folders"]["created"] == [str(tmp_path / "data"), str(tmp_path / "logs")]
+    assert not (tmp_path / "data").exists()
+    # Said once (the check before the account changes does not warn), and not of svc or svcgrp.
+    warnings = [w["event"]["msg"] if isinstance(w, dict) else w for w in result["warnings"]]
+    assert warnings == ["someone-else does not exist yet; assuming an earlier task of this run creates it"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"), reason="creating accounts needs root and useradd")
+def test_real_account_and_its_folders_in_one_call(capsys, monkeypatch, tmp_path):
+    name = "cmsgs-t%s" % uuid.uuid4().hex[:6]
+    data = tmp_path / "data"
+    args = {"name": name, "group": name, "home": str(data),
+            "folders": [{"path": str(data), "owner": name, "group": name, "mode": "0700"}]}
+    try:
+        first = run_module(service_account.main, capsys, monkeypatch, **args)
+        assert first["changed"] and first["created"] == ["group", "user"] and "warnings" not in first
+        assert (data.owner(), data.group(), oct(data.stat().st_mode & 0o7777)) == (name, name, "0o700")
+        assert run_module(service_account.main, capsys, monkeypatch, **args)["changed"] is False
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)
+        subprocess.run(["groupdel", name], check=False, capture_output=True)
