@@ -13,26 +13,25 @@ check the configuration with it and put both in place.
 
 from __future__ import annotations
 
-import hashlib
 import os
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible.utils.hashing import checksum
 
 MODULE = "cmsgs.nats.nats_config"
 
 
 def file_sha1(path):
-    """sha1 of a file on the controller, as the module computes it on the host."""
-    digest = hashlib.sha1()
+    """sha1 of a file on the controller (what copy compares), as the module computes it on the host."""
     try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as exc:
+        digest = checksum(path)
+    except AnsibleError as exc:
         raise AnsibleActionFail("nats_config: cannot read binary_source %s on the controller: %s"
-                                % (path, exc.strerror or exc)) from None
-    return digest.hexdigest()
+                                % (path, exc.__cause__ or exc)) from None
+    if digest is None:
+        raise AnsibleActionFail("nats_config: cannot read binary_source %s on the controller: no such file" % path)
+    return digest
 
 
 class ActionModule(ActionBase):

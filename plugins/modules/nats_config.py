@@ -376,17 +376,9 @@ def _drift(module, path, binary, active):
     return state["differences"]
 
 
-def _sha1(path):
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _live_binary(module, binary, wanted_sha1):
     """Whether the live binary is the wanted one; its owner and mode are set to root and 0755 if so."""
-    if not os.path.isfile(binary) or _sha1(binary) != wanted_sha1:
+    if not os.path.isfile(binary) or module.sha1(binary) != wanted_sha1:
         return False, False
     file_args = module.load_file_common_arguments({"path": binary, "owner": "root", "group": "root", "mode": "0755"})
     return True, module.set_fs_attributes_if_different(file_args, False)

@@ -199,7 +199,6 @@ def _folders(module, folders, check_mode, names, warn=True):
 
     ``names`` are the account's user and group, which a check-mode run (or
     the check before the account exists) may not find yet: no warning for them.
-    The check before the account changes does not warn: the run after it does.
     """
     try:
         result = run_layout(None, folders, check_mode=check_mode, want_diff=module._diff)
@@ -232,9 +231,9 @@ def main():
     )
     folders = module.params["folders"]
     names = (module.params["name"], module.params["group"])
-    if folders:
-        # Every folder must be possible before the account changes.
-        _folders(module, folders, True, names, warn=False)
+    # Every folder must be possible before the account changes. In check mode
+    # this look is the result; otherwise its warnings would be said again.
+    checked = _folders(module, folders, True, names, warn=module.check_mode) if folders else None
     name, group_name = module.params["name"], module.params["group"]
     group = _lookup(grp.getgrnam, group_name)
     user = _lookup(pwd.getpwnam, name)
@@ -266,7 +265,7 @@ def main():
     if module._diff:
         result["diff"] = {"before": before, "after": wanted, "before_header": name, "after_header": name}
     if folders:
-        layout = _folders(module, folders, module.check_mode, names)
+        layout = checked if module.check_mode else _folders(module, folders, False, names)
         result["changed"] = changed or layout.pop("changed")
         if module._diff:
             result["diff"] = [result["diff"], layout.pop("diff")]

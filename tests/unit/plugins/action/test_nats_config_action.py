@@ -113,8 +113,23 @@ def test_an_unreadable_binary_source_is_named(tmp_path):
     missing = tmp_path / "nats-server"
     with pytest.raises(AnsibleActionFail) as err:
         make_action({"binary_source": str(missing)}, Recorder()).run(task_vars={})
-    assert str(err.value).startswith("nats_config: cannot read binary_source %s on the controller: " % missing)
-    assert "No such file" in str(err.value)
+    assert str(err.value) == "nats_config: cannot read binary_source %s on the controller: no such file" % missing
+
+
+def test_a_binary_source_that_cannot_be_opened_says_why(tmp_path, monkeypatch):
+    path = tmp_path / "nats-server"
+    path.write_bytes(b"x")
+    real_open = open
+
+    def refusing_open(name, *args, **kwargs):
+        # The tests run as root, whom a file mode does not stop.
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", refusing_open)
+    with pytest.raises(AnsibleActionFail) as err:
+        make_action({"binary_source": str(path)}, Recorder()).run(task_vars={})
+    assert str(err.value) == "nats_config: cannot read binary_source %s on the controller: [Errno 13] Permission denied" % path
 
 
 def test_no_remote_folder_is_made_up_front():

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -494,7 +495,8 @@ def test_the_running_server_is_compared_as_the_service_user(run, tmp_path):
 # --- the binary from the controller (binary_source, through the action) ----------
 
 def _sha1(path):
-    return nats_config._sha1(str(path))
+    with open(path, "rb") as handle:
+        return hashlib.sha1(handle.read()).hexdigest()
 
 
 def test_a_host_that_runs_the_controller_s_binary_needs_no_copy(run, tmp_path, live_binary):
