@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import acs_plan as plan
-from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, as_bool
+
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+plan = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.acs_plan")
+nats_jwt = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt")
 
 
 def acs_plan(variables, operator_jwt="", system_account_jwt="", recorded_config="", ncred_files=None,

@@ -11,9 +11,10 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
 
-_KINDS = (nats_jwt.OPERATOR, nats_jwt.ACCOUNT, nats_jwt.USER)
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+nats_jwt = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt")
 
 
 class _Unusable(Exception):
@@ -26,8 +27,9 @@ def _decode(token, kind, check_times):
     The token may be a credential handed over from a vault (the Region One
     Token), so it must not end up in a failed task's message.
     """
-    if kind is not None and kind not in _KINDS:
-        raise AnsibleFilterError("kind must be one of %s, not %r" % (", ".join(_KINDS), kind))
+    kinds = (nats_jwt.OPERATOR, nats_jwt.ACCOUNT, nats_jwt.USER)
+    if kind is not None and kind not in kinds:
+        raise AnsibleFilterError("kind must be one of %s, not %r" % (", ".join(kinds), kind))
     if not nats_jwt.HAS_NKEYS:
         raise AnsibleFilterError("the Python libraries nkeys and PyNaCl are needed on the controller to read NATS JWTs")
     if not isinstance(token, (str, bytes)):

@@ -18,8 +18,11 @@ import subprocess
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import nats_server_plan as plan
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError, RoleVars
+
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+plan = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.nats_server_plan")
 
 _VERSION_RE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
 # Keyed by path, size and modification time: a replaced binary is read again.

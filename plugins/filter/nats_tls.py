@@ -12,7 +12,10 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
+
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+tls_spec = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.tls_spec")
 
 
 def nats_tls_ciphers(server_version):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
-from ansible_collections.cmsgs.nats.plugins.module_utils import region1_bootstrap_plan as plan
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError
+
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+nats_jwt = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt")
+plan = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.region1_bootstrap_plan")
 
 
 def region1_bootstrap_plan(variables, layout_entries=None):

@@ -13,8 +13,11 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.cmsgs.nats.plugins.filter.tls_renewal import tls_renewal_reasons
-from ansible_collections.cmsgs.nats.plugins.module_utils import tls_certs_plan as plan
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
 from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import RoleValueError
+
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+plan = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.tls_certs_plan")
 
 
 def _call(name, function, *args):

@@ -8,7 +8,10 @@ Documented in tls_check_problems.yml next to this file.
 
 from __future__ import annotations
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
+
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+tls_spec = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.tls_spec")
 
 
 def tls_check_problems(results, check_mode=False):

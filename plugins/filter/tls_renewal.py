@@ -17,17 +17,22 @@ import os
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.cmsgs.nats.plugins.module_utils import tls_spec
+from ansible_collections.cmsgs.nats.plugins.plugin_utils.lazy_import import lazy_module
 
-# Problems that say the certificate no longer fits, phrased as a reason to reissue it.
-_REASONS = {
-    tls_spec.RULE_KEY_MISMATCH: "it does not belong to the private key",
-    tls_spec.RULE_CHAIN: "it is not signed by the current CA",
-    tls_spec.RULE_EXPIRED: "it has expired",
-    tls_spec.RULE_NOT_YET_VALID: "it is not valid yet",
-    tls_spec.RULE_EKU: "its extended key usage does not fit the purpose",
-    tls_spec.RULE_KEY_USAGE: "its key usage lacks digitalSignature",
-}
+# Imported on first use, not when ansible-core loads this file (plugin_utils/lazy_import.py).
+tls_spec = lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.tls_spec")
+
+
+def _reasons():
+    """Problems that say the certificate no longer fits, phrased as a reason to reissue it."""
+    return {
+        tls_spec.RULE_KEY_MISMATCH: "it does not belong to the private key",
+        tls_spec.RULE_CHAIN: "it is not signed by the current CA",
+        tls_spec.RULE_EXPIRED: "it has expired",
+        tls_spec.RULE_NOT_YET_VALID: "it is not valid yet",
+        tls_spec.RULE_EKU: "its extended key usage does not fit the purpose",
+        tls_spec.RULE_KEY_USAGE: "its key usage lacks digitalSignature",
+    }
 
 
 def _extra_names(sans, names):
@@ -91,7 +96,7 @@ def renewal_reasons(cert_path, purpose=None, key_path=None, ca_path=None, names=
         elif problem["file"] == ca_path and ca_path != cert_path:
             reasons.append("its CA file %s fails the %s check" % (ca_path, rule))
         else:
-            reasons.append(_REASONS.get(rule, "it fails the %s check" % rule))
+            reasons.append(_reasons().get(rule, "it fails the %s check" % rule))
     for warning in report["warnings"]:
         if warning["rule"] == tls_spec.RULE_EXPIRING and warning["file"] == cert_path:
             reasons.append("it expires in %d days" % report["facts"]["days_left"])
