@@ -55,7 +55,7 @@ def test_the_stand_in_reads_the_module_itself():
     assert stand_in.JSONDecodeError is json.JSONDecodeError
     assert repr(stand_in) == "<lazy module json>"
     with pytest.raises(ModuleNotFoundError):
-        lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.no_such_module").anything
+        assert lazy_module("ansible_collections.cmsgs.nats.plugins.module_utils.no_such_module").anything
 
 
 def test_patching_the_stand_in_is_refused_with_what_to_patch_instead():
