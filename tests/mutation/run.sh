@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make mutation: mutmut over plugins/module_utils, plugins/filter, plugins/modules
+# make mutation: mutmut over plugins/module_utils, plugins/filter, plugins/modules,
+# plugins/action, plugins/plugin_utils
 # (and extensions/acs/src when present) against the unit tests, then the score
 # per folder and every survivor not explained in tests/mutation/equivalent.md.
 #

@@ -24,9 +24,11 @@ class Recorder:
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls = []
+        self.task_vars = []
 
     def __call__(self, module_name, module_args, task_vars):
         self.calls.append(("module", module_name, dict(module_args)))
+        self.task_vars.append(task_vars)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -105,7 +107,7 @@ def test_without_binary_source_the_module_is_called_once_as_given():
 
 def test_binary_upload_in_a_task_is_refused():
     host = Recorder()
-    with pytest.raises(AnsibleActionFail, match="binary_upload is set by the action; give binary_source instead"):
+    with pytest.raises(AnsibleActionFail, match="^nats_config: binary_upload is set by the action; give binary_source instead$"):
         make_action({"binary_source": "/c/nats-server", "binary_upload": "/tmp/x"}, host).run(task_vars={})
     assert host.calls == []
 
@@ -139,3 +141,19 @@ def test_a_binary_source_that_cannot_be_opened_says_why(tmp_path, monkeypatch):
 def test_no_remote_folder_is_made_up_front():
     # ActionBase makes one for actions that transfer files; this one makes its own, only for a copy.
     assert action_plugin.ActionModule.TRANSFERS_FILES is False
+
+
+def test_both_module_calls_get_the_tasks_variables(source):
+    # The module's interpreter, become settings and connection come from them.
+    host = Recorder({"changed": False, "binary_needed": True}, {"changed": True, "binary_needed": False})
+    task_vars = {"ansible_python_interpreter": "/usr/bin/python3"}
+    make_action({"binary_source": str(source), "binary_sha1": "cd" * 20}, host).run(task_vars=task_vars)
+    assert host.task_vars == [task_vars, task_vars]
+
+
+def test_a_run_warns_of_nothing(source):
+    # ActionBase warns when given a tmp folder, which this action never asks for.
+    with mock.patch("ansible.plugins.action.display.warning") as warning:
+        make_action({"binary_source": str(source), "binary_sha1": "cd" * 20},
+                    Recorder({"changed": False, "binary_needed": False})).run(task_vars={})
+    warning.assert_not_called()

@@ -102,8 +102,23 @@ def test_outside_the_role_it_says_so():
 
 
 def test_options_are_refused():
-    with pytest.raises(AnsibleActionFail, match=r"^nats_server_plan takes no options, got servers"):
-        run(args={"servers": 3}, **role_vars_template())
+    with pytest.raises(AnsibleActionFail, match=r"^nats_server_plan takes no options, got cluster, servers; it reads"):
+        run(args={"servers": 3, "cluster": "east"}, **role_vars_template())
+
+
+def test_a_run_warns_of_nothing():
+    # ActionBase warns when given a tmp folder, which this action never asks for.
+    with mock.patch("ansible.plugins.action.display.warning") as warning:
+        run(**role_vars_template())
+    warning.assert_not_called()
+
+
+def test_preloading_imports_every_filter_file(monkeypatch):
+    for name in action_plugin.PRELOADED_FILTERS:
+        monkeypatch.delitem(sys.modules, "ansible_collections.cmsgs.nats.plugins.filter." + name)
+    action_plugin.preload_filters()
+    for name in action_plugin.PRELOADED_FILTERS:
+        assert "ansible_collections.cmsgs.nats.plugins.filter." + name in sys.modules
 
 
 def test_every_filter_file_of_the_collection_is_loaded_with_the_action():
