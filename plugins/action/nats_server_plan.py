@@ -25,6 +25,7 @@ Why an action and not set_fact tasks:
 from __future__ import annotations
 
 import importlib
+import os
 
 from ansible.errors import AnsibleActionFail, AnsibleFilterError
 from ansible.plugins.action import ActionBase
@@ -35,13 +36,14 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.role_values import Role
 
 # Every filter file of the collection, imported for the reason above: the first
 # time a task names one filter, ansible-core loads all of them.
-PRELOADED_FILTERS = ("acs", "nats_jwt", "nats_server", "nats_tls", "nats_topology", "region1_bootstrap",
-                     "role_values", "tls_ca_change", "tls_certs", "tls_checks", "tls_renewal")
+FILTER_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "filter")
 
 
 def preload_filters():
-    for name in PRELOADED_FILTERS:
-        importlib.import_module("ansible_collections.cmsgs.nats.plugins.filter." + name)
+    for entry in sorted(os.listdir(FILTER_FOLDER)):
+        name, extension = os.path.splitext(entry)
+        if extension == ".py":
+            importlib.import_module("ansible_collections.cmsgs.nats.plugins.filter." + name)
 
 
 preload_filters()
@@ -53,9 +55,6 @@ TOPOLOGY_VARIABLE = "_nats_server_topology"
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset()
-
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # nothing runs on the host
