@@ -28,6 +28,9 @@ from urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
 
 _DIGEST = re.compile(r"\(sha256:([0-9a-f]{64})\)")
+_URL_RESOLVER = re.compile(r"^\s*URL\((.+)\)\s*$")
+# What nats-server gives its resolver's requests (DEFAULT_ACCOUNT_FETCH_TIMEOUT).
+RESOLVER_TIMEOUT = 1.9
 _VERSION = re.compile(r"v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)")
 
 
@@ -90,6 +93,38 @@ def health_problem(url, timeout=5):
         return "its /healthz answers %d: %s" % (exc.code, reason)
     except OSError as exc:
         return "its /healthz does not answer: %s" % exc
+
+
+def url_resolver(config):
+    """The accounts URL of a configuration's url resolver (``resolver: URL(...)``), or None."""
+    match = _URL_RESOLVER.match(config.get("resolver")) if isinstance(config.get("resolver"), str) else None
+    return match.group(1).strip() if match else None
+
+
+def resolver_problem(config, timeout=RESOLVER_TIMEOUT):
+    """Why nats-server would not start with this configuration's url resolver, or None.
+
+    At every start nats-server GETs the resolver URL itself and exits unless
+    the answer is 200; ``nats-server -t`` does not make that request. So it is
+    made here, from the server's host, the same way: the same URL, the
+    resolver_tls CA and client certificate, the same time limit.
+    """
+    url = url_resolver(config)
+    if url is None:
+        return None
+    tls = config.get("resolver_tls") if isinstance(config.get("resolver_tls"), dict) else {}
+    try:
+        open_url(url, timeout=timeout, ca_path=tls.get("ca_file"), client_cert=tls.get("cert_file"),
+                 client_key=tls.get("key_file"), validate_certs=not tls.get("insecure")).read()
+        return None
+    except HTTPError as exc:
+        reason = "it answers %d %s" % (exc.code, exc.reason)
+    except (OSError, ValueError) as exc:
+        reason = "it does not answer: %s" % (getattr(exc, "reason", None) or exc)
+    return ("nats-server would not start with this configuration: its url resolver %s, which it fetches at "
+            "every start (and exits when that fails), cannot be used from this host, %s. Bring the account "
+            "server up first (site.yml runs the account servers before the message servers, "
+            "playbooks/acs.yml runs them alone), or correct nats_server_resolver_url" % (url, reason))
 
 
 def _parse_time(text):

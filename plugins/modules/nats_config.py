@@ -121,6 +121,11 @@ notes:
     invocation line the module logs to the host's journal.
   - nats-server -t accepts a C(max_payload) above C(max_pending) (64 MiB unless set), which the
     server then refuses to start with; the module refuses it first.
+  - With a url resolver (C(resolver) set to C(URL(...))), nats-server fetches that URL at every start
+    and exits unless it answers 200, which nats-server -t does not try. Before it installs anything,
+    or when the server is not running, the module makes the same request from the host (the
+    C(resolver_tls) files, 1.9 seconds) and fails without changing anything when it does not get 200.
+    In check mode that is a warning, since a check run of a new stack comes before the account server is up.
 """
 
 EXAMPLES = r"""
@@ -237,8 +242,9 @@ from ansible_collections.cmsgs.nats.plugins.module_utils.nats_runtime import (
     RuntimeCheckError,
     check_file,
     inspect,
+    resolver_problem,
 )
-from ansible_collections.cmsgs.nats.plugins.module_utils.systemd_unit import install_unit, unit_state
+from ansible_collections.cmsgs.nats.plugins.module_utils.systemd_unit import install_unit, read_text, unit_state
 
 
 class ValidationError(Exception):
@@ -429,6 +435,17 @@ def run(module, secrets):
         unit_status = unit_state(module, params["unit_path"])
     # Compared before anything is replaced: the server should run the old files.
     drift = _drift(module, path, binary, unit_status.get("unit_active", bool(params["monitor_url"]) and not params["unit_path"]))
+
+    starts = (content_changed or binary_predicted or bool(candidate_binary) or bool(drift)
+              or (params["unit_path"] and (not unit_status["unit_active"]
+                                           or read_text(params["unit_path"]) != params["unit_content"])))
+    problem = resolver_problem(params["config"]) if starts else None
+    if problem and module.check_mode:
+        # A check run of a new stack comes before the account server it would start.
+        module.warn("%s. A run stops here unless the account server answers by then." % problem)
+    elif problem:
+        # Whatever this run installs, the server is started or reloaded with it.
+        raise ValidationError("%s. The configuration, the unit and the binary were left as they are." % problem)
 
     previous = None
     if content_changed:

@@ -134,6 +134,9 @@ def test_a_pushed_connection_limit_applies_without_a_restart(lib, region, tmp_pa
     asyncio.run(asyncio.wait_for(scenario(), 60))
     assert "maximum account active connections exceeded" in server.log()
     wait_until(lambda: "update applied by 1 servers (nats)" in acs.log(), 5, what="the applied count in the log")
+    # The real server's reply is counted where a user looks for it.
+    assert acs.metric('cmsgs_acs_notification_acks_total{outcome="applied"}') == 1
+    assert acs.metric('cmsgs_acs_pushes_total{result="stored"}') == 2
 
 
 def test_the_service_serves_on_uvloop_and_on_the_standard_loop_without_it(lib, region, tmp_path, processes):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) cmsgs.nats maintainers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the scenario's test modules share: every playbook output, for the final search for seeds."""
+"""What the scenario's test modules share: the playbook runs, and every output for the final search for seeds."""
 
 from __future__ import annotations
 
@@ -22,3 +22,10 @@ def playbook(name="converge", extra_vars=None, *options):
     run = run_ansible_playbook(path, extra_vars, options, timeout=600)
     OUTPUTS.append(run.output)
     return run
+
+
+def servers(acs_host, extra_vars=None, *options):
+    """The standalone playbook alone, in operator mode as the converge deploys it (REGION1 read on the ACS host)."""
+    operator = {"nats_server_operator_enabled": True,
+                "nats_server_operator_jwt": acs_host.file("/srv/ncred/REGION1.jwt").content_string}
+    return playbook("standalone", dict(operator, **(extra_vars or {})), *options)

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 import nats
 import pytest
 import testinfra
-from nats_testlib import host_address, nats_roundtrip, server_pid, wait_for
+from acs_runs import playbook, servers
+from nats_testlib import file_digest, host_address, nats_roundtrip, server_pid, wait_for
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
 from ansible_collections.cmsgs.nats.plugins.module_utils.nats_jwt import ACCOUNT, USER, KeyPair
@@ -404,3 +405,43 @@ def test_with_the_primary_stopped_the_secondary_keeps_clients_admitted(
         assert nats_roundtrip(url, subject="late.hello", payload=b"still here", user_credentials=creds) == b"still here"
     finally:
         restart_and_wait(host, primary_url, "start")
+
+
+def _unit(host, name):
+    """One property of the nats-server unit (systemctl show)."""
+    return host.check_output("systemctl show nats-server -p %s --value", name).strip()
+
+
+def test_with_the_account_server_down_no_change_reaches_the_server_and_a_restart_waits_for_it(
+        host, nats_host, primary_url, nats_url, pushed):
+    """nats-server exits at start while its url resolver does not answer (acs-facts.md section 4)."""
+    config = "/etc/nats-server/nats-server.conf"
+    before, pid = file_digest(nats_host, config), server_pid(nats_host)
+    host.run_expect([0], "systemctl stop %s", UNIT)
+    try:
+        # A run that changes the server stops before anything is written: a restart now would not come back.
+        run = servers(host, {"nats_server_max_connections": 1000})
+        assert run.rc != 0
+        assert "nats-server would not start with this configuration: its url resolver " \
+               "http://cmsgs-acs-primary:9090/jwt/v1/accounts/" in " ".join(run.output.split())
+        assert (file_digest(nats_host, config), server_pid(nats_host)) == (before, pid)
+        # So does a rolling restart, before the first server stops.
+        run = playbook("rolling_restart", {"nats_server_operator_enabled": True})
+        assert run.rc != 0
+        assert "cmsgs-acs-nats was not restarted: nats-server would not start, since its url resolver " \
+               "http://cmsgs-acs-primary:9090/jwt/v1/accounts/" in " ".join(run.output.split())
+        assert server_pid(nats_host) == pid
+        # A boot while the account server is away: systemd keeps starting the server past its
+        # default start limit (five starts in ten seconds) instead of giving up on it.
+        nats_host.run_expect([0], "systemctl restart nats-server")
+        wait_for(lambda: int(_unit(nats_host, "NRestarts")) >= 6, timeout=90)
+        assert _unit(nats_host, "ActiveState") in ("activating", "active")
+        assert _unit(nats_host, "Result") != "start-limit-hit"
+    finally:
+        restart_and_wait(host, primary_url, "start")
+    # Once the account server answers, the next try serves clients of its accounts again.
+    wait_for(lambda: nats_host.service("nats-server").is_running and _unit(nats_host, "ActiveState") == "active",
+             timeout=30)
+    reply = wait_for(lambda: nats_roundtrip(nats_url, subject="boot.hello", payload=b"back",
+                                            user_credentials=pushed["creds"]), timeout=30)
+    assert reply == b"back"

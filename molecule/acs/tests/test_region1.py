@@ -17,7 +17,7 @@ import re
 import nats
 import pytest
 import testinfra
-from acs_runs import OUTPUTS, playbook
+from acs_runs import OUTPUTS, playbook, servers
 from nats_testlib import file_digest, host_address, nats_roundtrip, server_pid
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_jwt
@@ -49,13 +49,6 @@ SEED_PATTERN = re.compile(r"S[OAU][A-Z2-7]{56}")
 def bootstrap(extra_vars=None, *options):
     """The REGION1 playbook alone, with the scenario's Primary ACS FQDN."""
     return playbook("region1", dict({"region1_bootstrap_primary_acs_fqdn": FQDN}, **(extra_vars or {})), *options)
-
-
-def servers(host, extra_vars=None, *options):
-    """The standalone playbook alone, in operator mode as the converge deploys it."""
-    operator = {"nats_server_operator_enabled": True,
-                "nats_server_operator_jwt": host.file(NCRED + "/REGION1.jwt").content_string}
-    return playbook("standalone", dict(operator, **(extra_vars or {})), *options)
 
 
 def tree_state(host, *roots):

@@ -20,7 +20,9 @@ import urllib.request
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.module_utils import nats_runtime
+from ansible_collections.cmsgs.nats.tests.unit.http_standin import StandIn
 from ansible_collections.cmsgs.nats.tests.unit.module_runner import HostCommands, script
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import Pki
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
 
 UTC = datetime.timezone.utc
@@ -430,3 +432,84 @@ def test_inspect_checks_the_file_as_the_service_user(tmp_path):
         nats_runtime.inspect(HostCommands(), nats_server_binary(), str(config), url, user="nobody")
     assert str(err.value).startswith("%s -t rejects %s: " % (nats_server_binary(), config))
     assert "permission denied" in str(err.value)
+
+
+@pytest.fixture
+def stand_in():
+    started = []
+
+    def start(**options):
+        started.append(StandIn(**options))
+        return started[-1]
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """A server-side TLS context with a certificate no client trusts."""
+    return Pki(tmp_path).server_context("monitor")
+
+
+def test_healthz_is_asked_at_one_path_with_or_without_a_trailing_slash(stand_in):
+    monitor = stand_in(path="")
+    for given in (monitor.url, monitor.url + "/"):
+        assert nats_runtime.health_problem(given) is None
+    assert monitor.targets == ["/healthz", "/healthz"]
+
+
+def test_a_monitoring_port_on_https_with_the_server_s_own_certificate_is_healthy(stand_in, self_signed):
+    # The monitoring port may serve https with the server's certificate, which the host need not trust.
+    monitor = stand_in(tls=self_signed, path="")
+    assert nats_runtime.health_problem(monitor.url) is None
+
+
+def test_a_healthz_that_hangs_is_a_problem_within_the_timeout(stand_in):
+    monitor = stand_in(delay=5, path="")
+    started = time.monotonic()
+    problem = nats_runtime.health_problem(monitor.url, timeout=0.5)
+    assert time.monotonic() - started < 3
+    assert problem.startswith("its /healthz does not answer: ") and "timed out" in problem
+
+
+@pytest.mark.parametrize("config, url", [
+    ({"resolver": "URL(http://acs-1:9090/jwt/v1/accounts/)"}, "http://acs-1:9090/jwt/v1/accounts/"),
+    ({"resolver": "  URL( https://lb/jwt/v1/accounts/ ) "}, "https://lb/jwt/v1/accounts/"),
+    ({"resolver": "MEMORY"}, None),
+    ({"resolver": "URL()"}, None),
+    ({"resolver": {"type": "full", "dir": "/var/lib/nats/resolver"}}, None),
+    ({"resolver": None}, None),
+    ({}, None),
+])
+def test_the_url_resolver_is_read_from_the_configuration(config, url):
+    assert nats_runtime.url_resolver(config) == url
+
+
+def test_no_url_resolver_is_no_resolver_problem():
+    assert nats_runtime.resolver_problem({"resolver": {"type": "full"}}) is None
+
+
+def test_a_resolver_that_hangs_is_given_nats_server_s_time_and_no_more(stand_in):
+    assert nats_runtime.RESOLVER_TIMEOUT == 1.9
+    acs = stand_in(delay=5, path="/jwt/v1/accounts/")
+    started = time.monotonic()
+    problem = nats_runtime.resolver_problem({"resolver": "URL(%s)" % acs.url, "resolver_tls": None})
+    assert 1.5 < time.monotonic() - started < 4
+    assert problem.startswith("nats-server would not start with this configuration: its url resolver %s, " % acs.url)
+    assert "cannot be used from this host, it does not answer: " in problem and "timed out" in problem
+    quick = time.monotonic()
+    assert "timed out" in nats_runtime.resolver_problem({"resolver": "URL(%s)" % acs.url}, timeout=0.3)
+    assert time.monotonic() - quick < 1.5
+
+
+def test_a_resolver_is_fetched_at_its_url_as_given(stand_in):
+    acs = stand_in(path="/jwt/v1/accounts/")
+    assert nats_runtime.resolver_problem({"resolver": "URL(%s)" % acs.url}) is None
+    assert acs.targets == ["/jwt/v1/accounts/"]
+
+
+def test_a_resolver_that_refuses_the_connection_is_named_with_the_reason():
+    url = "http://127.0.0.1:%d/jwt/v1/accounts/" % free_port()
+    problem = nats_runtime.resolver_problem({"resolver": "URL(%s)" % url})
+    assert "cannot be used from this host, it does not answer: [Errno 111] Connection refused. Bring " in problem

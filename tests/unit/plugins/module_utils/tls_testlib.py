@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -144,6 +145,16 @@ class Pki(object):
         cert = make_cert(prefix, key, issuer or self.ca, issuer_key or self.ca_key, sans=sans, **kwargs)
         return (self.write(prefix + "-cert.pem", cert_pem(cert)), self.write(prefix + "-key.pem", key_pem(key)),
                 cert, key)
+
+    def server_context(self, prefix, client_certificates=False):
+        """A server-side TLS context with a new leaf <prefix> of this CA; asking clients for one of its leaves too."""
+        cert, key, _cert, _key = self.leaf(prefix)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        if client_certificates:
+            context.load_verify_locations(self.ca_path)
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
 
 # ------------------------------------------------------------------ nats-server

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import http.server
-import ssl
 import threading
 
 import pytest
@@ -100,9 +99,7 @@ def server():
 def tls_server(tmp_path):
     """The account server behind https, with a certificate from a CA of the test's own."""
     pki = Pki(tmp_path)
-    cert, key, _cert, _key = pki.leaf("acs")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = pki.server_context("acs")
     instance = FakeAccountServer()
     instance.scheme = "https"
     instance.socket = context.wrap_socket(instance.socket, server_side=True)

@@ -18,9 +18,10 @@ import uuid
 import pytest
 
 from ansible_collections.cmsgs.nats.plugins.modules import nats_config
+from ansible_collections.cmsgs.nats.tests.unit.http_standin import StandIn
 from ansible_collections.cmsgs.nats.tests.unit.module_runner import run_module, script, warning_texts
 from ansible_collections.cmsgs.nats.tests.unit.nats_binary import nats_server_binary, needs_nats_server
-from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import NatsServer, check_config, free_port
+from ansible_collections.cmsgs.nats.tests.unit.plugins.module_utils.tls_testlib import NatsServer, Pki, check_config, free_port
 
 pytestmark = needs_nats_server
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing owners and switching users needs root")
@@ -576,3 +577,161 @@ def test_the_live_binary_gets_root_and_0755_in_place_without_a_restart(run, tmp_
     assert result["changed"] is True and result["restart_required"] is False and result["binary_changed"] is False
     info = os.stat(live_binary)
     assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o755, 0, 0)
+
+
+# --- the url resolver, which nats-server fetches at every start -----------------
+
+@pytest.fixture
+def resolver():
+    started = []
+
+    def start(status=200, tls=None):
+        started.append(StandIn(status, tls, path="/jwt/v1/accounts/"))
+        return started[-1]
+    yield start
+    for server in started:
+        server.stop()
+
+
+def _with_resolver(url, **extra):
+    return dict(BASE, resolver="URL(%s)" % url, **extra)
+
+
+def test_a_url_resolver_that_answers_200_is_fetched_as_nats_server_fetches_it(run, tmp_path, resolver):
+    acs = resolver()
+    result = run(_with_resolver(acs.url))
+    assert result["changed"] and not result.get("failed"), result
+    assert acs.targets == ["/jwt/v1/accounts/"]
+    assert "URL(%s)" % acs.url in _text(tmp_path)
+
+
+def test_a_url_resolver_that_does_not_answer_stops_the_change_before_anything_is_written(run, tmp_path):
+    run(BASE)
+    before = _text(tmp_path)
+    url = "http://127.0.0.1:%d/jwt/v1/accounts/" % free_port()
+    result = run(_with_resolver(url))
+    assert result["failed"]
+    assert result["msg"].startswith(
+        "nats-server would not start with this configuration: its url resolver %s, which it fetches at every start "
+        "(and exits when that fails), cannot be used from this host, it does not answer: " % url)
+    assert result["msg"].endswith(
+        "Bring the account server up first (site.yml runs the account servers before the message servers, "
+        "playbooks/acs.yml runs them alone), or correct nats_server_resolver_url. The configuration, the unit and "
+        "the binary were left as they are.")
+    assert _text(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["nats-server.conf"]
+
+
+def test_in_check_mode_a_url_resolver_that_does_not_answer_is_a_warning(run, tmp_path):
+    # A check run of a new stack predicts the account server's start without making it.
+    run(BASE)
+    url = "http://127.0.0.1:%d/jwt/v1/accounts/" % free_port()
+    result = run(_with_resolver(url), check_mode=True)
+    assert not result.get("failed") and result["changed"], result
+    [warning] = warning_texts(result)
+    assert warning.startswith("nats-server would not start with this configuration: its url resolver %s, " % url)
+    assert warning.endswith("or correct nats_server_resolver_url. A run stops here unless the account server "
+                            "answers by then.")
+    assert [p.name for p in tmp_path.iterdir()] == ["nats-server.conf"]
+
+
+def test_a_url_resolver_that_answers_anything_but_200_stops_the_change(run, tmp_path, resolver):
+    # nats-server takes only 200: a 404 (a wrong path) or a 503 stops its start.
+    acs = resolver(status=404)
+    result = run(_with_resolver(acs.url))
+    assert result["failed"] and "cannot be used from this host, it answers 404 Not Found." in result["msg"]
+    assert not (tmp_path / "nats-server.conf").exists()
+
+
+def test_an_unchanged_configuration_is_not_held_up_by_a_resolver_that_is_down(run, resolver):
+    acs = resolver()
+    config = _with_resolver(acs.url)
+    run(config)
+    acs.stop()
+    again = run(config)
+    assert not again.get("failed") and not again["changed"], again
+
+
+def test_a_stopped_unit_with_its_resolver_down_is_refused_because_it_would_be_started(run, tmp_path, resolver, systemctl):
+    acs = resolver()
+    config = _with_resolver(acs.url)
+    unit = {"unit_path": str(tmp_path / ("cmsgs-test-%s.service" % uuid.uuid4().hex)), "unit_content": "[Service]\n"}
+    systemctl(True)
+    run(config, **unit)
+    acs.stop()
+    assert not run(config, **unit).get("failed")
+    systemctl(False)
+    result = run(config, **unit)
+    assert result["failed"] and "would not start with this configuration" in result["msg"]
+    # A new unit is a restart too.
+    systemctl(True)
+    result = run(config, **dict(unit, unit_content="[Service]\nRestart=always\n"))
+    assert result["failed"] and "would not start with this configuration" in result["msg"]
+    with open(unit["unit_path"]) as handle:
+        assert handle.read() == "[Service]\n"
+
+
+def test_an_https_resolver_is_checked_with_the_resolver_tls_ca_and_client_certificate(run, tmp_path, resolver):
+    (tmp_path / "pki").mkdir()
+    pki = Pki(tmp_path / "pki")
+    client_cert, client_key, _c, _k = pki.leaf("client")
+    acs = resolver(tls=pki.server_context("acs", client_certificates=True))
+    with_ca = {"ca_file": pki.ca_path, "cert_file": client_cert, "key_file": client_key}
+    # Without the private CA the load balancer's certificate is not trusted.
+    refused = run(_with_resolver(acs.url, resolver_tls={"cert_file": client_cert, "key_file": client_key}))
+    assert refused["failed"] and "CERTIFICATE_VERIFY_FAILED" in refused["msg"], refused
+    # Without a client certificate the server refuses the handshake.
+    refused = run(_with_resolver(acs.url, resolver_tls={"ca_file": pki.ca_path}))
+    assert refused["failed"] and "does not answer" in refused["msg"], refused
+    assert acs.targets == []
+    result = run(_with_resolver(acs.url, resolver_tls=with_ca))
+    assert not result.get("failed"), result
+    assert acs.targets == ["/jwt/v1/accounts/"]
+    # insecure: true skips the verification, as it does for nats-server.
+    insecure = run(_with_resolver(acs.url, resolver_tls={"insecure": True, "cert_file": client_cert,
+                                                         "key_file": client_key}))
+    assert not insecure.get("failed"), insecure
+
+
+def test_a_new_binary_waits_while_the_resolver_is_down(run, tmp_path, resolver, live_binary):
+    acs = resolver()
+    config = _with_resolver(acs.url)
+    run(config, nats_server_binary=live_binary)
+    acs.stop()
+    candidate = tmp_path / "nats-server.new"
+    shutil.copy(nats_server_binary(), candidate)
+    os.truncate(live_binary, 0)  # tells the old binary from the new one
+    result = run(config, nats_server_binary=live_binary, binary_candidate=str(candidate))
+    assert result["failed"] and "would not start with this configuration" in result["msg"]
+    assert os.path.getsize(live_binary) == 0 and candidate.exists()
+
+
+def test_a_binary_a_check_run_would_copy_is_a_start_too(run, resolver, live_binary):
+    acs = resolver()
+    config = _with_resolver(acs.url)
+    run(config, nats_server_binary=live_binary)
+    acs.stop()
+    result = run(config, check_mode=True, nats_server_binary=live_binary, binary_source="/c/nats-server",
+                 binary_sha1="0" * 40)
+    assert result["binary_changed"] and not result["content_changed"], result
+    assert [text[:51] for text in warning_texts(result)] == ["nats-server would not start with this configuration"]
+
+
+def test_a_server_behind_its_file_is_not_restarted_while_the_resolver_is_down(run, tmp_path, resolver, systemctl):
+    acs = resolver()
+    client, monitor = free_port(), free_port()
+    config = dict(BASE, listen="127.0.0.1:%d" % client, http="127.0.0.1:%d" % monitor)
+    run(config)
+    server = NatsServer(tmp_path, _text(tmp_path), [client, monitor], name="nats-server").start()
+    try:
+        # Written with its unit, but not loaded: the server runs the file before it.
+        with_resolver = _with_resolver(acs.url, listen=config["listen"], http=config["http"])
+        unit = {"unit_path": str(tmp_path / ("cmsgs-test-%s.service" % uuid.uuid4().hex)), "unit_content": "[Service]\n"}
+        systemctl(True)
+        assert run(with_resolver, **unit)["content_changed"]
+        acs.stop()
+        result = run(with_resolver, monitor_url="http://127.0.0.1:%d" % monitor, **unit)
+    finally:
+        server.stop()
+    # Nothing is new but the server is behind its file: it would be restarted, so the run stops.
+    assert result["failed"] and "would not start with this configuration" in result["msg"], result
