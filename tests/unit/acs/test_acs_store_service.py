@@ -7,8 +7,10 @@ account JWT and the SYS creds (their whole error messages)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
 
 import pytest
 
@@ -188,6 +190,41 @@ def test_the_push_log_shows_a_path_account_cut_to_64_characters_and_seeds_hidden
     [line] = _push_lines(caplog)
     assert line.startswith("push account=%s result=refused status=400 reason=pub keys don't match" % shown)
     assert "SAB" not in line
+
+
+def test_a_push_whose_client_hangs_up_during_the_write_is_still_stored_served_and_logged(
+        region, tmp_path, monkeypatch, caplog):
+    account = new_account()
+    service = make_service(region, tmp_path / "store")
+    token = region.mint(account)
+    writing, release = threading.Event(), threading.Event()
+    real_write = store_module.write_atomic
+
+    def held_write(*args):
+        writing.set()
+        release.wait(10)
+        real_write(*args)
+    monkeypatch.setattr(store_module, "write_atomic", held_write)
+
+    async def scenario():
+        push = asyncio.ensure_future(service.push(account.public_key, token.encode()))
+        await asyncio.to_thread(writing.wait, 10)
+        # What aiohttp does to the handler when the client hangs up (handler_cancellation).
+        push.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await push
+        for _ in range(250):
+            if _push_lines(caplog):
+                return
+            await asyncio.sleep(0.02)
+    with caplog.at_level(logging.INFO, logger=PUSH_LOGGER):
+        run(scenario())
+    assert service.store.get(account.public_key).data == token.encode()
+    with open(os.path.join(service.store.directory, account.public_key + ".jwt"), "rb") as handle:
+        assert handle.read() == token.encode()
+    assert [line.split(" reason=")[0] for line in _push_lines(caplog)] == [
+        "push account=%s result=stored status=200" % account.public_key]
 
 
 def test_a_stored_push_while_nats_is_down_is_kept_to_notify_on_reconnect(region, tmp_path, caplog):

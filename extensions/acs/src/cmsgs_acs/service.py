@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -117,6 +118,12 @@ class Service:
             decoded = check_account(self.operator, pub, body)
         except Refused as refused:
             return self._pushed(pub, refused.status, "refused", refused.message)
+        # A client that hangs up cancels its request's handler (handler_cancellation), and the
+        # write's thread would finish without the memory, the notification or the log line
+        # following it: the store would then serve the old JWT the file no longer holds.
+        return await asyncio.shield(self._store_push(pub, decoded))
+
+    async def _store_push(self, pub: str, decoded) -> tuple:
         try:
             changed, previous = await self.store.save(decoded, refuse_older=True)
         except OlderJwt as older:
