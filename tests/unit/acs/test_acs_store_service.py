@@ -214,7 +214,7 @@ def test_a_push_whose_client_hangs_up_during_the_write_is_still_stored_served_an
         release.set()
         with pytest.raises(asyncio.CancelledError):
             await push
-        for _ in range(250):
+        for _attempt in range(250):
             if _push_lines(caplog):
                 return
             await asyncio.sleep(0.02)
